@@ -1,0 +1,3 @@
+from tokenomist.cli import app
+
+app()

@@ -1,0 +1,57 @@
+"""Application factory. Resources are built in the lifespan and held on ``app.state``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from tokenomist import __version__
+from tokenomist.health import endpoints as health_endpoints
+from tokenomist.kit.errors import install_error_handlers
+from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
+from tokenomist.kit.metrics import MetricsMiddleware
+from tokenomist.kit.resources import StartupError, close_resources, open_resources
+from tokenomist.settings import Environment, Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(
+        settings.log_level,
+        json=settings.environment in (Environment.staging, Environment.production),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            resources = await open_resources(settings)
+        except StartupError as exc:
+            log.error("startup.failed", detail=str(exc))
+            raise
+        app.state.resources = resources
+        # Metrics middleware needs the per-app registry; it reads it lazily from state.
+        log.info(
+            "startup.ready",
+            database=resources.engine.dialect.name,
+            cache=resources.cache.backend,
+            analytics=resources.analytics.backend,
+            environment=settings.environment.value,
+        )
+        try:
+            yield
+        finally:
+            await close_resources(resources)
+
+    app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(health_endpoints.router)
+    return app

@@ -1,0 +1,73 @@
+"""The ``tokenomist`` command. Each domain adds its commands in its own ``cli`` module."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import typer
+import uvicorn
+
+from tokenomist.settings import Settings
+
+app = typer.Typer(help="Tokenomist: cut your AI spend, with numbers.", no_args_is_help=True)
+db_app = typer.Typer(help="SQL schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option(None, help="Bind address (default: settings host)."),
+    port: int = typer.Option(None, help="Port (default: settings port)."),
+    reload: bool = typer.Option(False, help="Reload on code changes (development)."),
+) -> None:
+    """Run the API server."""
+    settings = Settings()
+    uvicorn.run(
+        "tokenomist.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        log_level="warning",
+        ws="websockets-sansio",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply SQL migrations up to REVISION (default: head)."""
+    from tokenomist.kit import db
+    from tokenomist.kit.migrations import upgrade
+
+    settings = Settings()
+
+    async def _go() -> None:
+        engine = db.build_engine(settings.resolved_database_url)
+        try:
+            await upgrade(engine, revision)
+        finally:
+            await engine.dispose()
+
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(_go())
+    except Exception as exc:
+        from tokenomist.kit.netdiag import describe
+
+        typer.echo(describe("SQL database", settings.resolved_database_url, exc), err=True)
+        sys.exit(1)
+    typer.echo(f"database at the {revision} revision")
+
+
+def _register_domain_commands() -> None:
+    # Domains that own CLI commands expose ``register(app)`` in their ``cli`` module.
+    import importlib
+
+    for name in DOMAIN_CLIS:
+        importlib.import_module(f"tokenomist.{name}.cli").register(app)
+
+
+DOMAIN_CLIS: list[str] = []
+_register_domain_commands()

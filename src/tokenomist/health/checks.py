@@ -1,0 +1,75 @@
+"""Dependency checks: each returns status, backend, latency and, on failure, the real cause."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from tokenomist.kit.netdiag import Cause, classify
+
+
+class Status(StrEnum):
+    healthy = "healthy"
+    degraded = "degraded"
+    unhealthy = "unhealthy"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    status: Status
+    backend: str
+    latency_ms: float
+    error: Cause | None = None
+    detail: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "status": self.status.value,
+            "backend": self.backend,
+            "latency_ms": round(self.latency_ms, 2),
+        }
+        if self.error is not None:
+            out["error"] = self.error.as_dict()
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+async def run_check(
+    name: str,
+    backend: str,
+    probe: Callable[[], Awaitable[Any]],
+    *,
+    threshold_ms: float,
+    timeout_s: float,
+) -> CheckResult:
+    start = time.perf_counter()
+    try:
+        await asyncio.wait_for(probe(), timeout=timeout_s)
+    except Exception as exc:
+        latency = (time.perf_counter() - start) * 1000
+        cause = classify(exc)
+        if isinstance(exc, TimeoutError):
+            cause = Cause("timeout", f"no answer within {timeout_s:g}s")
+        return CheckResult(name, Status.unhealthy, backend, latency, cause)
+    latency = (time.perf_counter() - start) * 1000
+    if latency > threshold_ms:
+        return CheckResult(
+            name, Status.degraded, backend, latency,
+            detail=f"latency {latency:.0f} ms above threshold {threshold_ms:.0f} ms",
+        )
+    return CheckResult(name, Status.healthy, backend, latency)
+
+
+def overall(results: dict[str, CheckResult], required: set[str]) -> Status:
+    """A required dependency down → unhealthy; anything else off → degraded."""
+    if any(results[n].status is Status.unhealthy for n in required if n in results):
+        return Status.unhealthy
+    if any(r.status is not Status.healthy for r in results.values()):
+        return Status.degraded
+    return Status.healthy

@@ -1,0 +1,56 @@
+"""Readiness of this instance: the three storage tiers, checked concurrently."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from tokenomist import __version__
+from tokenomist.health.checks import CheckResult, Status, overall, run_check
+from tokenomist.kit import db
+from tokenomist.kit.resources import Resources
+
+REQUIRED = {"database", "analytics"}
+
+
+async def check_all(res: Resources) -> dict[str, CheckResult]:
+    s = res.settings
+    timeout = s.health_check_timeout_s
+
+    def threshold(name: str) -> float:
+        return s.health_thresholds_ms.get(name, s.health_latency_threshold_ms)
+
+    database, cache, analytics = await asyncio.gather(
+        run_check(
+            "database", db.backend_name(res.database_url), lambda: db.ping(res.engine),
+            threshold_ms=threshold("database"), timeout_s=timeout,
+        ),
+        run_check(
+            "cache", res.cache.backend, res.cache.ping,
+            threshold_ms=threshold("cache"), timeout_s=timeout,
+        ),
+        run_check(
+            "analytics", res.analytics.backend, res.analytics.ping,
+            threshold_ms=threshold("analytics"), timeout_s=timeout,
+        ),
+    )
+    results = {"database": database, "cache": cache, "analytics": analytics}
+    for r in results.values():
+        res.metrics.dependency_latency.labels(r.name, r.backend).observe(r.latency_ms / 1000)
+        up = {Status.healthy: 1.0, Status.degraded: 0.5, Status.unhealthy: 0.0}[r.status]
+        res.metrics.dependency_up.labels(r.name, r.backend).set(up)
+    return results
+
+
+async def readiness(res: Resources) -> tuple[int, dict[str, Any]]:
+    results = await check_all(res)
+    status = overall(results, REQUIRED)
+    body = {
+        "status": status.value,
+        "version": __version__,
+        "environment": res.settings.environment.value,
+        "uptime_s": round(time.monotonic() - res.started_at, 1),
+        "checks": {name: r.as_dict() for name, r in results.items()},
+    }
+    return (503 if status is Status.unhealthy else 200), body

@@ -1,0 +1,328 @@
+"""Analytics tier: the ``llm_usage`` fact table on chDB (embedded) or a ClickHouse server.
+
+Both backends take the same SQL with ClickHouse ``{name:Type}`` parameters; values are never
+formatted into SQL. Org scoping lives in one place, ``OrgAnalytics``: a query written against
+the placeholder ``{usage}`` reads only that org's rows.
+
+chDB runs inside this process and blocks, so every call goes through a single worker thread;
+one process owns its data dir (a lock file says which).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import re
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import pyarrow as pa
+import structlog
+
+log = structlog.get_logger(__name__)
+
+USAGE_TABLE = "llm_usage"
+
+# Versioned schema steps: applied once each, in order, recorded in schema_migrations.
+# Never edit a shipped step; append a new one.
+SCHEMA_STEPS: list[tuple[int, str, str]] = [
+    (
+        1,
+        "create llm_usage",
+        f"""
+        CREATE TABLE IF NOT EXISTS {USAGE_TABLE} (
+            org_id              String,
+            request_id          String,
+            timestamp           DateTime64(3, 'UTC'),
+            provider            LowCardinality(String),
+            model               LowCardinality(String),
+            input_tokens        UInt64,
+            output_tokens       UInt64,
+            cached_input_tokens UInt64 DEFAULT 0,
+            cache_write_tokens  UInt64 DEFAULT 0,
+            reasoning_tokens    UInt64 DEFAULT 0,
+            latency_ms          Nullable(Float64),
+            status              LowCardinality(String) DEFAULT 'success',
+            finish_reason       LowCardinality(String) DEFAULT '',
+            max_tokens          Nullable(UInt32),
+            service_tier        LowCardinality(String) DEFAULT 'standard',
+            project             LowCardinality(String) DEFAULT '',
+            feature             LowCardinality(String) DEFAULT '',
+            end_user            String DEFAULT '',
+            interactive         Nullable(Bool),
+            request_fingerprint String DEFAULT '',
+            prefix_fingerprint  String DEFAULT '',
+            prefix_tokens       UInt64 DEFAULT 0,
+            cost_usd            Nullable(Float64),
+            reported_cost_usd   Nullable(Float64),
+            price_source        LowCardinality(String) DEFAULT '',
+            source              LowCardinality(String) DEFAULT '',
+            metadata            String DEFAULT '{{}}',
+            ingested_at         DateTime64(3, 'UTC') DEFAULT now64(3)
+        )
+        ENGINE = ReplacingMergeTree(ingested_at)
+        ORDER BY (org_id, request_id)
+        """,
+    ),
+]
+
+USAGE_COLUMNS: tuple[str, ...] = (
+    "org_id", "request_id", "timestamp", "provider", "model", "input_tokens", "output_tokens",
+    "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "latency_ms", "status",
+    "finish_reason", "max_tokens", "service_tier", "project", "feature", "end_user",
+    "interactive", "request_fingerprint", "prefix_fingerprint", "prefix_tokens", "cost_usd",
+    "reported_cost_usd", "price_source", "source", "metadata",
+)  # fmt: skip
+
+_USAGE_PLACEHOLDER = "{usage}"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class AnalyticsBackend(Protocol):
+    backend: str
+    database: str
+
+    async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]: ...
+    async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table: ...
+    async def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None: ...
+    async def insert_arrow(self, table: str, data: pa.Table) -> None: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class DataDirBusy(RuntimeError):
+    """Another process holds the chDB data dir."""
+
+
+class ChdbAnalytics:
+    backend = "chdb"
+
+    def __init__(self, path: Path, database: str = "tokenomist") -> None:
+        if not _IDENT.match(database):
+            raise ValueError(f"analytics database name {database!r} is not a plain identifier")
+        self.path = path
+        self.database = database
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
+        self._session: Any = None
+        self._lock_fd: int | None = None
+
+    @property
+    def url(self) -> str:
+        return f"chdb://{self.path}"
+
+    def _open(self) -> None:
+        from chdb import session as chdb_session
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        if not os.access(self.path, os.W_OK):
+            raise PermissionError(f"chDB data dir {self.path} is not writable")
+        self._lock_fd = _lock_data_dir(self.path)
+        self._session = chdb_session.Session(str(self.path))
+        self._session.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        self._session.query(f"USE {self.database}")
+
+    async def open(self) -> None:
+        await self._run(self._open)
+
+    async def _run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _query(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
+        if self._session is None:
+            raise RuntimeError("chDB session is not open")
+        return self._session.query(sql, fmt, params=_params(params))
+
+    async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        result = await self._run(self._query, sql, params, "JSONEachRow")
+        raw = result.bytes()
+        return [json.loads(line) for line in raw.splitlines() if line]
+
+    async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        return await self._run(self._query, sql, params, "ArrowTable")
+
+    async def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        await self._run(self._query, sql, params, "CSV")
+
+    def _insert_arrow(self, table: str, data: pa.Table) -> None:
+        if not _IDENT.match(table):
+            raise ValueError(f"table name {table!r} is not a plain identifier")
+        cols = ", ".join(data.column_names)
+        # chDB's Python() table function reads the local variable named in the SQL.
+        arrow_data = data  # noqa: F841
+        self._session.query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(arrow_data)")
+
+    async def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows:
+            await self._run(self._insert_arrow, table, data)
+
+    async def ping(self) -> None:
+        await self.query("SELECT 1 AS ok")
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._session is not None:
+                self._session.close()
+                self._session = None
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+        await self._run(_close)
+        self._executor.shutdown(wait=True)
+
+
+def _lock_data_dir(path: Path) -> int:
+    fd = os.open(path / ".tokenomist.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirBusy(
+            f"chDB data dir {path} is held by another process (a running tokenomist server?)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd
+
+
+def data_dir_holder(path: Path) -> int | None:
+    """PID of the process holding the chDB data dir, or None when it is free."""
+    lock = path / ".tokenomist.lock"
+    if not lock.exists():
+        return None
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = os.pread(fd, 32, 0).decode().strip()
+        return int(pid) if pid.isdigit() else -1
+    finally:
+        os.close(fd)
+    return None
+
+
+class ClickHouseAnalytics:
+    """ClickHouse server over HTTP (clickhouse-connect), e.g. ``http://user:pw@host:8123/db``."""
+
+    backend = "clickhouse"
+
+    def __init__(self, url: str, timeout_s: float = 5.0) -> None:
+        self.url = url
+        parts = urlsplit(url)
+        self.database = (parts.path or "/").strip("/") or "tokenomist"
+        if not _IDENT.match(self.database):
+            raise ValueError(f"analytics database name {self.database!r} is not an identifier")
+        self._parts = parts
+        self._timeout_s = timeout_s
+        self._client: Any = None
+
+    async def open(self) -> None:
+        import clickhouse_connect
+
+        p = self._parts
+        common = dict(
+            host=p.hostname or "localhost",
+            port=p.port or (8443 if p.scheme == "https" else 8123),
+            username=p.username or "default",
+            password=p.password or "",
+            secure=p.scheme == "https",
+            connect_timeout=self._timeout_s,
+            send_receive_timeout=max(30.0, self._timeout_s),
+        )
+        bootstrap = await clickhouse_connect.get_async_client(**common)
+        await bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        await bootstrap.close()
+        self._client = await clickhouse_connect.get_async_client(database=self.database, **common)
+
+    async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        result = await self._client.query(sql, parameters=_params(params))
+        return list(result.named_results())
+
+    async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        return await self._client.query_arrow(sql, parameters=_params(params))
+
+    async def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
+        await self._client.command(sql, parameters=_params(params))
+
+    async def insert_arrow(self, table: str, data: pa.Table) -> None:
+        if data.num_rows:
+            await self._client.insert_arrow(table, data)
+
+    async def ping(self) -> None:
+        await self.query("SELECT 1 AS ok")
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+
+def _params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return dict(params or {})
+
+
+async def build_analytics(
+    clickhouse_url: str, chdb_path: Path, database: str = "tokenomist", timeout_s: float = 5.0
+) -> ChdbAnalytics | ClickHouseAnalytics:
+    backend: ChdbAnalytics | ClickHouseAnalytics
+    if clickhouse_url:
+        backend = ClickHouseAnalytics(clickhouse_url, timeout_s)
+    else:
+        backend = ChdbAnalytics(chdb_path, database)
+    await backend.open()
+    return backend
+
+
+async def migrate(analytics: AnalyticsBackend) -> list[int]:
+    """Apply the schema steps not yet recorded; return the versions applied now."""
+    await analytics.command(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
+        "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+    )
+    done = {int(r["version"]) for r in await analytics.query("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, name, ddl in SCHEMA_STEPS:
+        if version in done:
+            continue
+        await analytics.command(ddl)
+        await analytics.command(
+            "INSERT INTO schema_migrations (version, name) VALUES ({v:UInt32}, {n:String})",
+            {"v": version, "n": name},
+        )
+        applied.append(version)
+        log.info("analytics.schema_step", version=version, name=name)
+    return applied
+
+
+class OrgAnalytics:
+    """Usage queries for one org. Write SQL against ``{usage}``; it becomes a subquery of
+    this org's deduplicated rows, with the org bound as a parameter (never formatted in)."""
+
+    def __init__(self, backend: AnalyticsBackend, org_id: str) -> None:
+        if not org_id:
+            raise ValueError("org_id is required for usage queries")
+        self.backend = backend
+        self.org_id = org_id
+
+    def _scope(self, sql: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        if _USAGE_PLACEHOLDER not in sql:
+            raise ValueError("org-scoped usage SQL must read from {usage}")
+        bound = dict(params or {})
+        if "org_id" in bound:
+            raise ValueError("'org_id' is bound by the org scope; do not pass it")
+        bound["org_id"] = self.org_id
+        scoped = sql.replace(
+            _USAGE_PLACEHOLDER,
+            f"(SELECT * FROM {USAGE_TABLE} FINAL WHERE org_id = {{org_id:String}})",
+        )
+        return scoped, bound
+
+    async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
+        return await self.backend.query(*self._scope(sql, params))
+
+    async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+        return await self.backend.query_arrow(*self._scope(sql, params))

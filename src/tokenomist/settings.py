@@ -1,0 +1,125 @@
+"""One settings object for the whole service (env prefix ``TOKENOMIST_``, ``.env`` supported)."""
+
+from __future__ import annotations
+
+import secrets
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "test"}
+MIN_SECRET_BYTES = 32
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    staging = "staging"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOKENOMIST_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.development
+    data_dir: Path = Path(".tokenomist")
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    # Storage tiers. Empty redis/clickhouse URL selects the embedded default.
+    database_url: str = ""  # default: sqlite+aiosqlite:///<data_dir>/tokenomist.db
+    redis_url: str = ""
+    clickhouse_url: str = ""  # default: chDB under <data_dir>/chdb
+    chdb_dir: Path | None = None  # override the chDB location (one per process)
+    cache_prefix: str = "tk:"
+    analytics_database: str = "tokenomist"  # chDB database (a server takes it from its URL)
+    auto_migrate: bool = True  # apply SQL migrations and analytics schema steps at start-up
+    database_pool_size: int = 10
+
+    # Health and startup.
+    health_latency_threshold_ms: float = 500.0
+    health_thresholds_ms: dict[str, float] = Field(default_factory=dict)  # per check name
+    health_check_timeout_s: float = 2.0
+    startup_timeout_s: float = 5.0
+    startup_require_cache: bool = False
+
+    # Auth.
+    jwt_secret: str = ""
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "tokenomist"
+    jwt_audience: str = "tokenomist-api"
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 14 * 24 * 3600
+    signup_enabled: bool = True
+    login_max_failures: int = 5
+    login_failure_window_s: int = 300
+
+    # Realtime.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"]
+    )
+
+    # Ingestion and analysis.
+    max_body_bytes: int = 64 * 1024 * 1024
+    price_overrides_file: Path | None = None
+
+    # LLM (optional): "none" or "openai".
+    llm: str = "none"
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_timeout_s: float = 20.0
+
+    log_level: str = "INFO"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: dict) -> dict:
+        raw = data.get("allowed_origins") if isinstance(data, dict) else None
+        if isinstance(raw, str):
+            data["allowed_origins"] = [o.strip() for o in raw.split(",") if o.strip()]
+        return data
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment in (Environment.development, Environment.test)
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'tokenomist.db').resolve()}"
+
+    @property
+    def chdb_path(self) -> Path:
+        return (self.chdb_dir or self.data_dir / "chdb").resolve()
+
+    def resolve_jwt_secret(self) -> str:
+        """The signing secret: configured, or (development/test only) generated once and kept
+        in the data dir with mode 0600 so tokens survive a restart."""
+        secret = self.jwt_secret
+        if secret and secret.lower() not in PLACEHOLDER_SECRETS:
+            if len(secret.encode()) < MIN_SECRET_BYTES and not self.is_development:
+                raise ValueError(
+                    f"TOKENOMIST_JWT_SECRET is {len(secret.encode())} bytes; "
+                    f"{self.environment} needs at least {MIN_SECRET_BYTES}"
+                )
+            return secret
+        if not self.is_development:
+            raise ValueError(
+                f"TOKENOMIST_JWT_SECRET is missing or a placeholder; {self.environment} refuses "
+                f"to start without a random secret of at least {MIN_SECRET_BYTES} bytes"
+            )
+        path = self.data_dir / "jwt_secret"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        generated = secrets.token_urlsafe(48)
+        path.touch(mode=0o600)
+        path.write_text(generated)
+        return generated

@@ -1,0 +1,142 @@
+"""Shared fixtures: real PostgreSQL and Redis (skipped with a reason locally when absent,
+required under CI=true), one chDB dir per test process, settings and live servers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy.engine import make_url
+
+from tests.support.servers import LiveServer, live_server
+from tokenomist.settings import Environment, Settings
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_ADMIN_URL = os.environ.get(
+    "TOKENOMIST_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TOKENOMIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def _unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} unavailable: {type(exc).__name__}: {exc}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true requires it)")
+    pytest.skip(message)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this test session (migrated by the app), dropped after."""
+    name = f"tk_test_{uuid.uuid4().hex[:10]}"
+    admin = _asyncpg_dsn(PG_ADMIN_URL)
+    try:
+        conn = await asyncpg.connect(admin, timeout=5)
+    except Exception as exc:
+        _unavailable(f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()}", exc)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    conn = await asyncpg.connect(admin, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+    try:
+        await client.ping()
+    except Exception as exc:
+        _unavailable(f"Redis at {REDIS_URL}", exc)
+    finally:
+        await client.aclose()
+    yield REDIS_URL
+
+
+@pytest.fixture
+async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards (parallel-safe)."""
+    prefix = f"tk-test-{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def chdb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """chDB allows one data path per process: every in-process app shares this one and
+    isolates itself with its own analytics database."""
+    return tmp_path_factory.mktemp("chdb")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture(params=["memory", "redis"])
+def cache_backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, chdb_dir: Path, request: pytest.FixtureRequest):
+    """Settings for an in-process app; ``sql``/``cache`` pick real backends by name."""
+
+    def _make(sql: str = "sqlite", cache: str = "memory", **overrides) -> Settings:
+        values: dict = {
+            "environment": Environment.test,
+            "data_dir": tmp_path / "data",
+            "chdb_dir": chdb_dir,
+            "analytics_database": f"t_{uuid.uuid4().hex[:12]}",
+            "jwt_secret": TEST_JWT_SECRET,
+        }
+        if sql == "postgresql":
+            values["database_url"] = request.getfixturevalue("pg_url")
+        if cache == "redis":
+            values["redis_url"] = request.getfixturevalue("redis_url")
+            values["cache_prefix"] = request.getfixturevalue("redis_prefix")
+        values.update(overrides)
+        return Settings(_env_file=None, **values)
+
+    return _make
+
+
+@pytest.fixture
+async def server(make_settings, sql_backend: str) -> AsyncIterator[LiveServer]:
+    """The app under uvicorn on a free port, on each SQL backend."""
+    async with live_server(make_settings(sql=sql_backend)) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def embedded_server(make_settings) -> AsyncIterator[LiveServer]:
+    """The app on the embedded defaults only (SQLite, memory cache, chDB)."""
+    async with live_server(make_settings()) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy():
+    return asyncio.DefaultEventLoopPolicy()
