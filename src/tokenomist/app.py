@@ -34,7 +34,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("startup.failed", detail=str(exc))
             raise
         app.state.resources = resources
-        # Metrics middleware needs the per-app registry; it reads it lazily from state.
+        # Domain services (event bus, run manager, ...) start after the storage tiers and stop
+        # before them, in reverse order.
+        started = []
+        for module in _domain_lifecycles():
+            await module.start(resources)
+            started.append(module)
         log.info(
             "startup.ready",
             database=resources.engine.dialect.name,
@@ -45,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            for module in reversed(started):
+                await module.stop(resources)
             await close_resources(resources)
 
     app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)
@@ -54,4 +61,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health_endpoints.router)
+    for router in _domain_routers():
+        app.include_router(router)
     return app
+
+
+def _domain_routers() -> list:
+    routers: list = []
+    # Each domain appends its routers here (imported locally to keep import order simple).
+    # --- auth ---
+    # --- usage ---
+    # --- analyst ---
+    # --- realtime ---
+    # --- web ---
+    return routers
+
+
+def _domain_lifecycles() -> list:
+    """Modules with ``async start(resources)`` / ``async stop(resources)``."""
+    modules: list = []
+    # --- realtime ---
+    # --- analyst ---
+    return modules

@@ -5,4 +5,7 @@ Each domain registers its models module here when it adds tables.
 
 from tokenomist.kit.db import Base
 
+# --- auth ---
+# --- analyst ---
+
 metadata = Base.metadata

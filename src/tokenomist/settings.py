@@ -77,6 +77,13 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Domain settings: each domain adds its fields under its own marker.
+    # --- auth ---
+    # --- usage ---
+    # --- analyst ---
+    # --- realtime ---
+    # --- verify ---
+
     @model_validator(mode="before")
     @classmethod
     def _split_origins(cls, data: dict) -> dict:

@@ -33,8 +33,12 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning",
-            ws="websockets-sansio", lifespan="on",
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ws="websockets-sansio",
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task | None = None
@@ -87,7 +91,9 @@ class ServerProcess:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tokenomist", "serve", "--port", str(self.port)],
-            env=full_env, stdout=self._log, stderr=subprocess.STDOUT,
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def wait_ready(self, timeout_s: float = 60) -> None:
@@ -121,7 +127,9 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server_process(env: dict[str, str], data_dir: Path, ready: bool = True) -> Iterator[ServerProcess]:
+def server_process(
+    env: dict[str, str], data_dir: Path, ready: bool = True
+) -> Iterator[ServerProcess]:
     server = ServerProcess(env, data_dir)
     try:
         if ready:

@@ -37,7 +37,8 @@ class TcpProxy:
                 return
             up_reader, up_writer = await asyncio.open_connection(*self.target)
             await asyncio.gather(
-                self._pipe(reader, up_writer), self._pipe(up_reader, writer),
+                self._pipe(reader, up_writer),
+                self._pipe(up_reader, writer),
                 return_exceptions=True,
             )
         except OSError:

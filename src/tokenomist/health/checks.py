@@ -60,7 +60,10 @@ async def run_check(
     latency = (time.perf_counter() - start) * 1000
     if latency > threshold_ms:
         return CheckResult(
-            name, Status.degraded, backend, latency,
+            name,
+            Status.degraded,
+            backend,
+            latency,
             detail=f"latency {latency:.0f} ms above threshold {threshold_ms:.0f} ms",
         )
     return CheckResult(name, Status.healthy, backend, latency)

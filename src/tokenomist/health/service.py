@@ -23,16 +23,25 @@ async def check_all(res: Resources) -> dict[str, CheckResult]:
 
     database, cache, analytics = await asyncio.gather(
         run_check(
-            "database", db.backend_name(res.database_url), lambda: db.ping(res.engine),
-            threshold_ms=threshold("database"), timeout_s=timeout,
+            "database",
+            db.backend_name(res.database_url),
+            lambda: db.ping(res.engine),
+            threshold_ms=threshold("database"),
+            timeout_s=timeout,
         ),
         run_check(
-            "cache", res.cache.backend, res.cache.ping,
-            threshold_ms=threshold("cache"), timeout_s=timeout,
+            "cache",
+            res.cache.backend,
+            res.cache.ping,
+            threshold_ms=threshold("cache"),
+            timeout_s=timeout,
         ),
         run_check(
-            "analytics", res.analytics.backend, res.analytics.ping,
-            threshold_ms=threshold("analytics"), timeout_s=timeout,
+            "analytics",
+            res.analytics.backend,
+            res.analytics.ping,
+            threshold_ms=threshold("analytics"),
+            timeout_s=timeout,
         ),
     )
     results = {"database": database, "cache": cache, "analytics": analytics}

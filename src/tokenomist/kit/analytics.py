@@ -283,7 +283,9 @@ async def migrate(analytics: AnalyticsBackend) -> list[int]:
         "CREATE TABLE IF NOT EXISTS schema_migrations (version UInt32, name String, "
         "applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
     )
-    done = {int(r["version"]) for r in await analytics.query("SELECT version FROM schema_migrations")}
+    done = {
+        int(r["version"]) for r in await analytics.query("SELECT version FROM schema_migrations")
+    }
     applied = []
     for version, name, ddl in SCHEMA_STEPS:
         if version in done:

@@ -8,7 +8,6 @@ degraded meanwhile.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
@@ -32,6 +31,7 @@ class Cache(Protocol):
     async def incr(self, key: str, ttl_s: float) -> int:
         """Increment a counter; the TTL starts with the first increment of a window."""
         ...
+
     async def ttl(self, key: str) -> float | None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
@@ -194,7 +194,7 @@ class ResilientCache:
             return await self.breaker.call(lambda: getattr(self.primary, name)(*args))
         except CircuitOpen:
             pass
-        except (aioredis.RedisError, OSError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aioredis.RedisError, OSError) as exc:
             self.last_cause = classify(exc)
             log.warning(
                 "cache.fallback",

@@ -16,21 +16,29 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.http_requests = Counter(
-            "tokenomist_http_requests_total", "HTTP requests", ["method", "route", "status"],
+            "tokenomist_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=r,
         )
         self.http_latency = Histogram(
-            "tokenomist_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "tokenomist_http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=r,
         )
         self.dependency_latency = Histogram(
-            "tokenomist_dependency_check_duration_seconds", "Dependency check latency",
-            ["dependency", "backend"], registry=r,
+            "tokenomist_dependency_check_duration_seconds",
+            "Dependency check latency",
+            ["dependency", "backend"],
+            registry=r,
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5),
         )
         self.dependency_up = Gauge(
-            "tokenomist_dependency_up", "1 healthy, 0.5 degraded, 0 unhealthy",
-            ["dependency", "backend"], registry=r,
+            "tokenomist_dependency_up",
+            "1 healthy, 0.5 degraded, 0 unhealthy",
+            ["dependency", "backend"],
+            registry=r,
         )
         self.ws_connections = Gauge(
             "tokenomist_ws_connections", "Open WebSocket connections", registry=r

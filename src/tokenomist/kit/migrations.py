@@ -22,6 +22,7 @@ def alembic_config(url: str | None = None) -> Config:
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     cfg = alembic_config()
     async with engine.begin() as conn:
+
         def _run(sync_conn) -> None:
             cfg.attributes["connection"] = sync_conn
             command.upgrade(cfg, revision)
@@ -32,6 +33,7 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     cfg = alembic_config()
     async with engine.begin() as conn:
+
         def _run(sync_conn) -> None:
             cfg.attributes["connection"] = sync_conn
             command.downgrade(cfg, revision)

@@ -29,7 +29,7 @@ AUTH_MARKERS = (
     "authentication required",
     "access denied",
     "invalidpassworderror",
-    "role \"",
+    'role "',
 )
 DNS_MARKERS = (
     "name or service not known",

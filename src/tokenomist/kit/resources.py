@@ -83,14 +83,16 @@ async def open_resources(settings: Settings) -> Resources:
             ) from exc
 
     db_url = settings.resolved_database_url
-    engine = db.build_engine(
-        db_url, pool_size=settings.database_pool_size, connect_timeout_s=bound
-    )
+    engine = db.build_engine(db_url, pool_size=settings.database_pool_size, connect_timeout_s=bound)
     analytics = None
     cache = None
     try:
-        await _within("PostgreSQL" if db.backend_name(db_url) == "postgresql" else "SQLite",
-                      db_url, bound, db.ping(engine))
+        await _within(
+            "PostgreSQL" if db.backend_name(db_url) == "postgresql" else "SQLite",
+            db_url,
+            bound,
+            db.ping(engine),
+        )
         if settings.auto_migrate:
             from tokenomist.kit.migrations import upgrade
 
@@ -99,7 +101,9 @@ async def open_resources(settings: Settings) -> Resources:
         ch_url = settings.clickhouse_url or f"chdb://{settings.chdb_path}"
         ch_name = "ClickHouse" if settings.clickhouse_url else "chDB"
         analytics = await _within(
-            ch_name, ch_url, bound,
+            ch_name,
+            ch_url,
+            bound,
             analytics_mod.build_analytics(
                 settings.clickhouse_url, settings.chdb_path, settings.analytics_database, bound
             ),
