@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import asyncpg
 import pytest
-import redis.asyncio as aioredis
+import redis as sync_redis
 from sqlalchemy.engine import make_url
 
 from tests.support.servers import LiveServer, live_server
@@ -36,51 +37,57 @@ def _asyncpg_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def run_sync(coro):
+    """Run a coroutine to completion from sync code, even inside a running loop (sync fixtures
+    may be requested lazily from async ones)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+async def _pg_admin(sql: str) -> None:
+    conn = await asyncpg.connect(_asyncpg_dsn(PG_ADMIN_URL), timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
-async def pg_url() -> AsyncIterator[str]:
+def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (migrated by the app), dropped after."""
     name = f"tk_test_{uuid.uuid4().hex[:10]}"
-    admin = _asyncpg_dsn(PG_ADMIN_URL)
     try:
-        conn = await asyncpg.connect(admin, timeout=5)
+        run_sync(_pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         _unavailable(f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()}", exc)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
     yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    conn = await asyncpg.connect(admin, timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    run_sync(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
-async def redis_url() -> AsyncIterator[str]:
-    client = aioredis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
+def redis_url() -> str:
+    client = sync_redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     try:
-        await client.ping()
+        client.ping()
     except Exception as exc:
         _unavailable(f"Redis at {REDIS_URL}", exc)
     finally:
-        await client.aclose()
-    yield REDIS_URL
+        client.close()
+    return REDIS_URL
 
 
 @pytest.fixture
-async def redis_prefix(redis_url: str) -> AsyncIterator[str]:
+def redis_prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are deleted afterwards (parallel-safe)."""
     prefix = f"tk-test-{uuid.uuid4().hex[:8]}:"
     yield prefix
-    client = aioredis.Redis.from_url(redis_url)
+    client = sync_redis.Redis.from_url(redis_url)
     try:
-        keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
         if keys:
-            await client.delete(*keys)
+            client.delete(*keys)
     finally:
-        await client.aclose()
+        client.close()
 
 
 @pytest.fixture(scope="session")
@@ -135,8 +142,3 @@ async def embedded_server(make_settings) -> AsyncIterator[LiveServer]:
     """The app on the embedded defaults only (SQLite, memory cache, chDB)."""
     async with live_server(make_settings()) as srv:
         yield srv
-
-
-@pytest.fixture(scope="session")
-def event_loop_policy():
-    return asyncio.DefaultEventLoopPolicy()

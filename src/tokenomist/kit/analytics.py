@@ -79,6 +79,9 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "reported_cost_usd", "price_source", "source", "metadata",
 )  # fmt: skip
 
+# Rows come back as JSON objects on both backends, 64-bit integers as numbers; DateTime
+# values as "YYYY-MM-DD hh:mm:ss[.fff]" strings in UTC.
+JSON_SETTINGS = {"output_format_json_quote_64bit_integers": 0}
 _USAGE_PLACEHOLDER = "{usage}"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -105,11 +108,11 @@ class ChdbAnalytics:
     def __init__(self, path: Path, database: str = "tokenomist") -> None:
         if not _IDENT.match(database):
             raise ValueError(f"analytics database name {database!r} is not a plain identifier")
-        self.path = path
+        self.path = path.resolve()
         self.database = database
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
         self._session: Any = None
-        self._lock_fd: int | None = None
+        self._locked: Path | None = None
 
     @property
     def url(self) -> str:
@@ -121,10 +124,12 @@ class ChdbAnalytics:
         self.path.mkdir(parents=True, exist_ok=True)
         if not os.access(self.path, os.W_OK):
             raise PermissionError(f"chDB data dir {self.path} is not writable")
-        self._lock_fd = _lock_data_dir(self.path)
+        self._locked = _lock_data_dir(self.path)
         self._session = chdb_session.Session(str(self.path))
         self._session.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         self._session.query(f"USE {self.database}")
+        for name, value in JSON_SETTINGS.items():
+            self._session.query(f"SET {name} = {value}")
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -139,8 +144,7 @@ class ChdbAnalytics:
 
     async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
         result = await self._run(self._query, sql, params, "JSONEachRow")
-        raw = result.bytes()
-        return [json.loads(line) for line in raw.splitlines() if line]
+        return _json_rows(result.bytes())
 
     async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         return await self._run(self._query, sql, params, "ArrowTable")
@@ -168,15 +172,24 @@ class ChdbAnalytics:
             if self._session is not None:
                 self._session.close()
                 self._session = None
-            if self._lock_fd is not None:
-                os.close(self._lock_fd)
-                self._lock_fd = None
+            if self._locked is not None:
+                _unlock_data_dir(self._locked)
+                self._locked = None
 
         await self._run(_close)
         self._executor.shutdown(wait=True)
 
 
-def _lock_data_dir(path: Path) -> int:
+# flock excludes other processes; apps inside this process (tests, embedded tools) share the
+# lock through this reference count.
+_held_locks: dict[Path, list[int]] = {}
+
+
+def _lock_data_dir(path: Path) -> Path:
+    held = _held_locks.get(path)
+    if held is not None:
+        held[1] += 1
+        return path
     fd = os.open(path / ".tokenomist.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -187,12 +200,25 @@ def _lock_data_dir(path: Path) -> int:
         ) from None
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
-    return fd
+    _held_locks[path] = [fd, 1]
+    return path
+
+
+def _unlock_data_dir(path: Path) -> None:
+    held = _held_locks.get(path)
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] == 0:
+        del _held_locks[path]
+        os.close(held[0])
 
 
 def data_dir_holder(path: Path) -> int | None:
     """PID of the process holding the chDB data dir, or None when it is free."""
     lock = path / ".tokenomist.lock"
+    if path.resolve() in _held_locks:
+        return os.getpid()
     if not lock.exists():
         return None
     fd = os.open(lock, os.O_RDWR)
@@ -240,8 +266,10 @@ class ClickHouseAnalytics:
         self._client = await clickhouse_connect.get_async_client(database=self.database, **common)
 
     async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
-        result = await self._client.query(sql, parameters=_params(params))
-        return list(result.named_results())
+        raw = await self._client.raw_query(
+            sql, parameters=_params(params), settings=JSON_SETTINGS, fmt="JSONEachRow"
+        )
+        return _json_rows(raw)
 
     async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
         return await self._client.query_arrow(sql, parameters=_params(params))
@@ -259,6 +287,10 @@ class ClickHouseAnalytics:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
+
+
+def _json_rows(raw: bytes) -> list[dict]:
+    return [json.loads(line) for line in raw.splitlines() if line]
 
 
 def _params(params: Mapping[str, Any] | None) -> dict[str, Any]:
