@@ -81,5 +81,8 @@ def _domain_lifecycles() -> list:
     """Modules with ``async start(resources)`` / ``async stop(resources)``."""
     modules: list = []
     # --- realtime ---
+    from tokenomist.realtime import lifecycle as realtime_lifecycle
+
+    modules.append(realtime_lifecycle)
     # --- analyst ---
     return modules

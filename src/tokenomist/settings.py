@@ -79,9 +79,18 @@ class Settings(BaseSettings):
 
     # Domain settings: each domain adds its fields under its own marker.
     # --- auth ---
+    # Failed logins tolerated per client IP within ``login_failure_window_s`` (per email:
+    # ``login_max_failures``). Higher than per email: many users may share one NAT address.
+    login_ip_max_failures: int = 30
     # --- usage ---
     # --- analyst ---
     # --- realtime ---
+    bus_max_events_per_run: int = 10_000  # ring size / stream MAXLEN per run
+    bus_ttl_s: int = 24 * 3600  # a run's events are kept this long after its last event
+    bus_block_ms: int = 5_000  # XREAD BLOCK slice for live tails of other instances' runs
+    bus_redis_max_connections: int = 1_000  # blocking readers hold one connection each
+    ws_messages_per_minute: int = 120  # client frames per user per minute (all connections)
+    ws_idle_timeout_s: float = 300.0  # no client frame and nothing followed → close 4408
     # --- verify ---
 
     @model_validator(mode="before")

@@ -1,0 +1,318 @@
+"""The run event bus: every event of a run, kept (bounded, TTL) so any reader can replay it.
+
+A run's events get a per-run ``seq`` (1, 2, 3, … gap-free) when published. Readers call
+``stream(run_id, after_seq)``: everything after ``after_seq`` is replayed, then live events
+follow, and the iterator ends after the run's terminal event. Runs outlive sockets: a client
+that reconnects resumes from the last ``seq`` it saw, on any instance.
+
+Backends:
+- ``MemoryBus`` — one process: a bounded ring per run, dropped ``ttl_s`` after its last event.
+- ``ResilientBus`` — Redis Streams shared by all instances (``bus_redis.RedisStreamBus``) with
+  an in-process mirror of the runs this instance publishes. When Redis fails, runs of this
+  instance continue on the mirror with the next ``seq`` (no gap, no duplicate) and readers of
+  those runs switch to it from the last ``seq`` they delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import redis.asyncio as aioredis
+import structlog
+
+from tokenomist.kit.breaker import CircuitBreaker, CircuitOpen
+from tokenomist.kit.netdiag import classify, mask_url
+from tokenomist.realtime.protocol import ServerEvent, utc_now_iso, validate_event_data
+
+if TYPE_CHECKING:
+    from tokenomist.realtime.bus_redis import RedisStreamBus
+    from tokenomist.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class BusError(Exception):
+    code = "stream_unavailable"
+
+
+class EventsExpired(BusError):
+    """The requested events were trimmed from the bounded store (ring/stream too short)."""
+
+    code = "events_expired"
+
+
+class BusUnavailable(BusError):
+    """The shared store is unreachable and this instance holds no copy of the run."""
+
+    code = "stream_unavailable"
+
+
+class EventBus(Protocol):
+    backend: str
+
+    async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
+        """Store one event with the run's next ``seq`` (from 1, gap-free) and a UTC ``ts``."""
+        ...
+
+    async def replay(self, run_id: str, after_seq: int = 0) -> list[ServerEvent]: ...
+
+    def stream(self, run_id: str, after_seq: int = 0) -> AsyncIterator[ServerEvent]:
+        """Replay after ``after_seq``, then live; ends after ``run_completed``/``run_failed``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _check(type: str, data: dict) -> None:
+    # The contract is enforced where events enter the system, not where they leave it.
+    validate_event_data(type, data)
+
+
+@dataclass
+class _Run:
+    events: deque[ServerEvent]
+    last_seq: int = 0
+    terminal: bool = False
+    touched: float = 0.0
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def after(self, seq: int) -> list[ServerEvent]:
+        if not self.events or seq >= self.last_seq:
+            return []
+        first = self.events[0].seq or 1
+        if seq + 1 < first:
+            raise EventsExpired(
+                f"events {seq + 1}..{first - 1} of this run are no longer kept "
+                f"(the store keeps the last {self.events.maxlen})"
+            )
+        start = seq + 1 - first
+        return [self.events[i] for i in range(start, len(self.events))]
+
+
+class MemoryBus:
+    """In-process store: one bounded ring per run. Single event loop; no locking needed."""
+
+    backend = "memory"
+
+    def __init__(
+        self,
+        max_events: int = 10_000,
+        ttl_s: float = 24 * 3600,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_events = max_events
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._runs: dict[str, _Run] = {}
+        self._readers: dict[str, int] = {}
+        self._next_sweep = clock() + min(ttl_s, 60.0)
+
+    def _run(self, run_id: str) -> _Run:
+        run = self._runs.get(run_id)
+        if run is None:
+            run = _Run(deque(maxlen=self.max_events), touched=self._clock())
+            self._runs[run_id] = run
+        return run
+
+    def has_run(self, run_id: str) -> bool:
+        """True when this store holds events of the run (not just a waiting reader)."""
+        run = self._runs.get(run_id)
+        return run is not None and run.last_seq > 0
+
+    def last_seq(self, run_id: str) -> int:
+        run = self._runs.get(run_id)
+        return run.last_seq if run else 0
+
+    async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
+        _check(type, data)
+        run = self._run(run_id)
+        event = ServerEvent(
+            type=type, run_id=run_id, seq=run.last_seq + 1, ts=utc_now_iso(), data=data
+        )
+        self.append(event)
+        return event
+
+    def append(self, event: ServerEvent) -> None:
+        """Store an event whose ``seq`` was assigned elsewhere (the Redis mirror)."""
+        assert event.run_id is not None and event.seq is not None
+        run = self._run(event.run_id)
+        if event.seq <= run.last_seq:
+            return  # already stored
+        if event.seq != run.last_seq + 1:
+            raise ValueError(
+                f"run {event.run_id}: seq {event.seq} after {run.last_seq} would leave a gap"
+            )
+        run.events.append(event)
+        run.last_seq = event.seq
+        run.terminal = run.terminal or event.is_terminal
+        run.touched = self._clock()
+        wake, run.wake = run.wake, asyncio.Event()
+        wake.set()
+        if run.touched >= self._next_sweep:
+            self._sweep()
+
+    async def replay(self, run_id: str, after_seq: int = 0) -> list[ServerEvent]:
+        run = self._runs.get(run_id)
+        return run.after(after_seq) if run else []
+
+    async def stream(self, run_id: str, after_seq: int = 0) -> AsyncIterator[ServerEvent]:
+        run = self._run(run_id)
+        self._readers[run_id] = self._readers.get(run_id, 0) + 1
+        last = after_seq
+        try:
+            while True:
+                wake = run.wake
+                batch = run.after(last)
+                for event in batch:
+                    yield event
+                    last = event.seq or last
+                    if event.is_terminal:
+                        return
+                if not batch:
+                    await wake.wait()
+                    run = self._runs.get(run_id) or self._run(run_id)
+        finally:
+            left = self._readers.get(run_id, 1) - 1
+            if left:
+                self._readers[run_id] = left
+            else:
+                self._readers.pop(run_id, None)
+
+    def _sweep(self) -> None:
+        now = self._clock()
+        self._next_sweep = now + min(self.ttl_s, 60.0)
+        for run_id in [
+            rid
+            for rid, run in self._runs.items()
+            if now - run.touched >= self.ttl_s and rid not in self._readers
+        ]:
+            del self._runs[run_id]
+
+    async def close(self) -> None:
+        self._runs.clear()
+
+
+class ResilientBus:
+    """Redis Streams first; this instance's runs continue on an in-process mirror when Redis
+    fails. A run that fell back stays on the mirror until it ends: its Redis counter no longer
+    matches, and mixing the two would break ``seq``. Readers on other instances see such a run
+    only up to the failure (they cannot reach Redis either)."""
+
+    backend = "redis"
+
+    def __init__(self, primary: RedisStreamBus, mirror: MemoryBus, retry_s: float = 30.0) -> None:
+        self.primary = primary
+        self.mirror = mirror
+        self.retry_s = retry_s
+        self.breaker = CircuitBreaker("redis-bus", failure_threshold=1, reset_after_s=2.0)
+        self._pinned: set[str] = set()  # runs that publish on the mirror for good
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def using_fallback(self) -> bool:
+        return self.breaker.last_error is not None
+
+    def _fail(self, what: str, exc: BaseException) -> None:
+        cause = classify(exc)
+        log.warning(
+            "bus.fallback",
+            redis=mask_url(self.primary.url),
+            operation=what,
+            kind=cause.kind,
+            error=cause.message,
+        )
+
+    async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
+        _check(type, data)
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        # One publisher at a time per run keeps the mirror in Redis's seq order.
+        async with lock:
+            event = await self._publish_locked(run_id, type, data)
+        if event.is_terminal:
+            self._locks.pop(run_id, None)
+            self._pinned.discard(run_id)
+        return event
+
+    async def _publish_locked(self, run_id: str, type: str, data: dict) -> ServerEvent:
+        if run_id not in self._pinned:
+            try:
+                event = await self.breaker.call(lambda: self.primary.publish(run_id, type, data))
+            except CircuitOpen:
+                pass
+            except (aioredis.RedisError, OSError, TimeoutError) as exc:
+                self._fail("publish", exc)
+            else:
+                self.mirror.append(event)
+                return event
+            self._pinned.add(run_id)
+        return await self.mirror.publish(run_id, type, data)
+
+    async def replay(self, run_id: str, after_seq: int = 0) -> list[ServerEvent]:
+        if self.mirror.has_run(run_id):
+            return await self.mirror.replay(run_id, after_seq)
+        try:
+            return await self.primary.replay(run_id, after_seq)
+        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+            self._fail("replay", exc)
+            raise BusUnavailable(
+                f"run events unavailable: Redis at {mask_url(self.primary.url)}: "
+                f"{classify(exc).message}"
+            ) from exc
+
+    async def stream(self, run_id: str, after_seq: int = 0) -> AsyncIterator[ServerEvent]:
+        last = after_seq
+        down_since: float | None = None
+        while True:
+            if self.mirror.has_run(run_id):
+                # This instance publishes the run: its mirror is complete and wakes readers
+                # without a round trip.
+                async for event in self.mirror.stream(run_id, last):
+                    yield event
+                return
+            try:
+                async for event in self.primary.tail(run_id, last, stop=self.mirror.has_run):
+                    down_since = None
+                    yield event
+                    last = event.seq or last
+                    if event.is_terminal:
+                        return
+                # tail() stopped because the run became local: continue on the mirror.
+            except (aioredis.RedisError, OSError, TimeoutError) as exc:
+                if self.mirror.has_run(run_id):
+                    continue
+                now = time.monotonic()
+                down_since = down_since or now
+                if now - down_since > self.retry_s:
+                    raise BusUnavailable(
+                        f"run events unavailable: Redis at {mask_url(self.primary.url)}: "
+                        f"{classify(exc).message}"
+                    ) from exc
+                self._fail("stream", exc)
+                await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        await self.primary.close()
+        await self.mirror.close()
+
+
+def build_bus(settings: Settings) -> MemoryBus | ResilientBus:
+    mirror = MemoryBus(settings.bus_max_events_per_run, settings.bus_ttl_s)
+    if not settings.redis_url:
+        return mirror
+    from tokenomist.realtime.bus_redis import RedisStreamBus
+
+    primary = RedisStreamBus(
+        settings.redis_url,
+        prefix=settings.cache_prefix,
+        max_events=settings.bus_max_events_per_run,
+        ttl_s=settings.bus_ttl_s,
+        block_ms=settings.bus_block_ms,
+        max_connections=settings.bus_redis_max_connections,
+        timeout_s=min(settings.startup_timeout_s, 2.0),
+    )
+    return ResilientBus(primary, mirror)

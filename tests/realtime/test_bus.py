@@ -1,0 +1,154 @@
+"""The run event bus on both backends: gap-free seq, replay, live stream, terminal end,
+TTL/ring bounds, and the Redis → in-process fallback in the middle of a run."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from tokenomist.realtime.bus import EventsExpired, MemoryBus, ResilientBus, build_bus
+from tokenomist.realtime.bus_redis import RedisStreamBus
+from tokenomist.realtime.protocol import validate_server_frame
+
+AGENT = {"agent": "triage"}
+
+
+@pytest.fixture
+async def bus(cache_backend, make_settings):
+    settings = make_settings(cache=cache_backend)
+    bus = build_bus(settings)
+    assert bus.backend == cache_backend
+    yield bus
+    await bus.close()
+
+
+def _run_id() -> str:
+    return uuid.uuid4().hex
+
+
+async def _publish_run(bus, run_id: str, agents: int = 2) -> None:
+    await bus.publish(run_id, "run_started", {"thread_id": "t1", "message_id": "m1"})
+    for i in range(agents):
+        await bus.publish(run_id, "agent_started", {"agent": f"a{i}"})
+        await bus.publish(run_id, "agent_thinking", {"agent": f"a{i}", "text": "hm"})
+    await bus.publish(run_id, "run_completed", {"status": "completed", "duration_ms": 12.5})
+
+
+async def test_publish_assigns_gap_free_seq_and_replay_returns_after_seq(bus):
+    run_id = _run_id()
+    await _publish_run(bus, run_id)
+    events = await bus.replay(run_id)
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+    assert [e.type for e in events[:1]] == ["run_started"]
+    assert events[-1].type == "run_completed"
+    for e in events:
+        validate_server_frame(e.model_dump())
+    assert [e.seq for e in await bus.replay(run_id, after_seq=4)] == [5, 6]
+    assert await bus.replay(run_id, after_seq=6) == []
+    assert await bus.replay(_run_id()) == []
+
+
+async def test_stream_replays_then_follows_live_and_ends_after_terminal(bus):
+    run_id = _run_id()
+    await bus.publish(run_id, "run_started", {"thread_id": "t1", "message_id": "m1"})
+    await bus.publish(run_id, "agent_started", AGENT)
+    got = []
+
+    async def read():
+        async for e in bus.stream(run_id, after_seq=1):
+            got.append(e.seq)
+
+    reader = asyncio.create_task(read())
+    await asyncio.sleep(0.05)
+    await bus.publish(run_id, "agent_thinking", {"agent": "triage", "text": "x"})
+    await bus.publish(run_id, "run_failed", {"code": "cancelled", "message": "cancelled"})
+    await asyncio.wait_for(reader, 10)
+    assert got == [2, 3, 4]
+
+
+async def test_stream_started_before_first_event_sees_all(bus):
+    run_id = _run_id()
+    reader = asyncio.create_task(_collect(bus, run_id))
+    await asyncio.sleep(0.05)
+    await _publish_run(bus, run_id, agents=1)
+    assert await asyncio.wait_for(reader, 10) == [1, 2, 3, 4]
+
+
+async def _collect(bus, run_id, after=0):
+    return [e.seq async for e in bus.stream(run_id, after)]
+
+
+async def test_concurrent_publishers_never_share_a_seq(bus):
+    run_id = _run_id()
+    await asyncio.gather(
+        *(bus.publish(run_id, "agent_started", {"agent": f"a{i}"}) for i in range(50))
+    )
+    assert [e.seq for e in await bus.replay(run_id)] == list(range(1, 51))
+
+
+async def test_publish_rejects_payload_missing_contract_fields(bus):
+    with pytest.raises(ValueError, match="thread_id"):
+        await bus.publish(_run_id(), "run_started", {"message_id": "m"})
+    with pytest.raises(ValueError, match="unknown event type"):
+        await bus.publish(_run_id(), "run_exploded", {})
+
+
+async def test_memory_ring_is_bounded_and_says_when_events_were_dropped():
+    bus = MemoryBus(max_events=3)
+    run_id = _run_id()
+    for i in range(5):
+        await bus.publish(run_id, "agent_started", {"agent": f"a{i}"})
+    assert [e.seq for e in await bus.replay(run_id, 2)] == [3, 4, 5]
+    with pytest.raises(EventsExpired, match=r"events 1\.\.2"):
+        await bus.replay(run_id, 0)
+
+
+async def test_memory_runs_expire_after_ttl():
+    now = [0.0]
+    bus = MemoryBus(ttl_s=10, clock=lambda: now[0])
+    await bus.publish("old", "agent_started", AGENT)
+    now[0] = 100.0
+    await bus.publish("new", "agent_started", AGENT)
+    assert await bus.replay("old") == []
+    assert len(await bus.replay("new")) == 1
+
+
+async def test_redis_stream_is_shared_between_two_bus_instances(redis_url, redis_prefix):
+    one = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    two = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    try:
+        run_id = _run_id()
+        reader = asyncio.create_task(_collect(two, run_id))
+        await asyncio.sleep(0.05)
+        await one.publish(run_id, "run_started", {"thread_id": "t", "message_id": "m"})
+        await two.publish(run_id, "agent_started", AGENT)  # any instance continues the seq
+        await one.publish(run_id, "run_completed", {"status": "completed", "duration_ms": 1})
+        assert await asyncio.wait_for(reader, 10) == [1, 2, 3]
+        ttl = await one.client.ttl(f"{redis_prefix}run:{run_id}:events")
+        assert 0 < ttl <= one.ttl_s
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_redis_failure_mid_run_continues_seq_on_mirror(redis_url, redis_prefix):
+    primary = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    bus = ResilientBus(primary, MemoryBus())
+    run_id = _run_id()
+    try:
+        reader = asyncio.create_task(_collect(bus, run_id))
+        await bus.publish(run_id, "run_started", {"thread_id": "t", "message_id": "m"})
+        await bus.publish(run_id, "agent_started", AGENT)
+        # Point the client at a port where nothing listens: the next publish fails.
+        await primary.client.aclose()
+        primary.client = type(primary.client).from_url("redis://127.0.0.1:1/0")
+        primary._publish = primary.client.register_script("return 1")
+        await bus.publish(run_id, "agent_thinking", {"agent": "triage", "text": "x"})
+        assert bus.using_fallback
+        await bus.publish(run_id, "run_completed", {"status": "completed", "duration_ms": 1})
+        assert await asyncio.wait_for(reader, 10) == [1, 2, 3, 4]
+        assert [e.seq for e in await bus.replay(run_id)] == [1, 2, 3, 4]
+    finally:
+        await bus.close()
