@@ -34,7 +34,9 @@ def _rows(org: str, n: int, model: str = "gpt-4o", start: int = 0) -> pa.Table:
         {
             "org_id": [org] * n,
             "request_id": [f"r{i}" for i in range(start, start + n)],
-            "timestamp": pa.array([datetime(2026, 11, 1, tzinfo=UTC)] * n, pa.timestamp("ms", "UTC")),
+            "timestamp": pa.array(
+                [datetime(2026, 11, 1, tzinfo=UTC)] * n, pa.timestamp("ms", "UTC")
+            ),
             "provider": ["openai"] * n,
             "model": [model] * n,
             "input_tokens": pa.array([100] * n, pa.uint64()),
@@ -47,8 +49,10 @@ def _rows(org: str, n: int, model: str = "gpt-4o", start: int = 0) -> pa.Table:
 async def test_schema_steps_apply_once(chdb):
     assert await migrate(chdb) == [v for v, _, _ in SCHEMA_STEPS]
     assert await migrate(chdb) == []
-    cols = await chdb.query("SELECT name FROM system.columns WHERE database = {db:String} "
-                            "AND table = 'llm_usage'", {"db": chdb.database})
+    cols = await chdb.query(
+        "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'llm_usage'",
+        {"db": chdb.database},
+    )
     assert {"org_id", "request_id", "prefix_fingerprint", "cost_usd"} <= {c["name"] for c in cols}
 
 
@@ -102,9 +106,13 @@ def test_another_process_cannot_take_a_held_data_dir(tmp_path):
         "    await b.close()\n"
         "asyncio.run(main())\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                            env=os.environ.copy())
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
     try:
         assert proc.stdout.readline().strip() == "held"
         assert data_dir_holder(tmp_path) == proc.pid

@@ -69,8 +69,9 @@ async def test_tls_to_plain_tcp_server_is_tls():
     port = server.sockets[0].getsockname()[1]
     try:
         with pytest.raises(ssl.SSLError) as info:
-            await asyncio.open_connection("127.0.0.1", port, ssl=ssl.create_default_context(),
-                                          server_hostname="localhost")
+            await asyncio.open_connection(
+                "127.0.0.1", port, ssl=ssl.create_default_context(), server_hostname="localhost"
+            )
     finally:
         server.close()
     assert classify(info.value).kind == "tls"

@@ -1,0 +1,131 @@
+"""Health over real HTTP against a real server, each dependency faulted for real."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.support.servers import free_port, live_server
+from tests.support.tcpproxy import TcpProxy
+
+
+async def _ready(srv) -> httpx.Response:
+    async with httpx.AsyncClient(base_url=srv.url, timeout=10) as client:
+        return await client.get("/health/ready")
+
+
+async def test_live_answers_while_process_runs(embedded_server):
+    async with httpx.AsyncClient(base_url=embedded_server.url) as client:
+        r = await client.get("/health/live")
+    assert r.status_code == 200
+    assert r.json() == {"status": "alive"}
+
+
+@pytest.mark.parametrize(("sql", "cache"), [("sqlite", "memory"), ("postgresql", "redis")])
+async def test_all_healthy_names_each_backend(make_settings, sql, cache):
+    async with live_server(make_settings(sql=sql, cache=cache)) as srv:
+        r = await _ready(srv)
+        alias = await httpx.AsyncClient(base_url=srv.url).get("/health")
+    body = r.json()
+    assert r.status_code == 200
+    assert body["status"] == "healthy"
+    assert {k: v["backend"] for k, v in body["checks"].items()} == {
+        "database": sql,
+        "cache": cache,
+        "analytics": "chdb",
+    }
+    assert all(c["status"] == "healthy" and c["latency_ms"] >= 0 for c in body["checks"].values())
+    assert body["environment"] == "test" and body["version"]
+    assert alias.status_code == 200 and alias.json()["checks"].keys() == body["checks"].keys()
+
+
+async def test_unresolvable_redis_is_degraded_with_dns_kind(make_settings):
+    settings = make_settings(redis_url="redis://nonexistent.invalid:6379/0")
+    async with live_server(settings) as srv:
+        r = await _ready(srv)
+    body = r.json()
+    assert r.status_code == 200
+    assert body["status"] == "degraded"
+    cache = body["checks"]["cache"]
+    assert cache["status"] == "unhealthy" and cache["backend"] == "redis"
+    assert cache["error"]["kind"] == "dns"
+    assert "DNS lookup failed" in cache["error"]["message"]
+
+
+async def test_redis_on_closed_port_is_refused(make_settings):
+    settings = make_settings(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with live_server(settings) as srv:
+        body = (await _ready(srv)).json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["cache"]["error"]["kind"] == "refused"
+
+
+async def _pg_proxy(pg_url: str) -> tuple[TcpProxy, str]:
+    url = make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    port = await proxy.start()
+    return proxy, url.set(port=port).render_as_string(hide_password=False)
+
+
+async def test_sql_unreachable_is_unhealthy_503(make_settings, pg_url):
+    proxy, via_proxy = await _pg_proxy(pg_url)
+    try:
+        async with live_server(make_settings(database_url=via_proxy)) as srv:
+            proxy.drop = True
+            await srv.resources.engine.dispose()  # no pooled connection to hide the outage
+            r = await _ready(srv)
+    finally:
+        await proxy.stop()
+    body = r.json()
+    assert r.status_code == 503
+    assert body["status"] == "unhealthy"
+    assert body["checks"]["database"]["status"] == "unhealthy"
+    assert body["checks"]["database"]["backend"] == "postgresql"
+    assert body["checks"]["analytics"]["status"] == "healthy"
+
+
+async def test_dependency_slower_than_threshold_is_degraded(make_settings, pg_url):
+    proxy, via_proxy = await _pg_proxy(pg_url)
+    try:
+        settings = make_settings(database_url=via_proxy, health_thresholds_ms={"database": 100})
+        async with live_server(settings) as srv:
+            proxy.delay_s = 0.15  # each direction: a ping round trip takes >= 300 ms
+            r = await _ready(srv)
+    finally:
+        await proxy.stop()
+    body = r.json()
+    assert r.status_code == 200
+    assert body["status"] == "degraded"
+    db = body["checks"]["database"]
+    assert db["status"] == "degraded" and db["latency_ms"] > 100
+    assert "above threshold" in db["detail"]
+
+
+async def test_metrics_count_requests_and_dependency_latency(embedded_server):
+    async with httpx.AsyncClient(base_url=embedded_server.url) as client:
+        await client.get("/health/ready")
+        text = (await client.get("/metrics")).text
+    assert (
+        'tokenomist_http_requests_total{method="GET",route="/health/ready",status="200"} 1.0'
+        in text
+    )
+    assert (
+        'tokenomist_dependency_check_duration_seconds_count{backend="chdb",dependency="analytics"}'
+        in text
+    )
+
+
+async def test_request_id_is_echoed_or_made(embedded_server):
+    async with httpx.AsyncClient(base_url=embedded_server.url) as client:
+        given = await client.get("/health/live", headers={"X-Request-ID": "abc123"})
+        made = await client.get("/health/live")
+    assert given.headers["x-request-id"] == "abc123"
+    assert len(made.headers["x-request-id"]) == 32
+
+
+async def test_errors_use_the_error_envelope(embedded_server):
+    async with httpx.AsyncClient(base_url=embedded_server.url) as client:
+        r = await client.get("/no/such/path")
+    assert r.status_code == 404
+    assert r.json() == {"error": {"code": "not_found", "message": "Not Found"}}

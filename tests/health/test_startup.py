@@ -1,0 +1,64 @@
+"""Start-up validation: a required dependency failing stops start-up with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.servers import free_port, server_process
+from tokenomist.kit.resources import StartupError, open_resources
+
+
+async def test_unreachable_postgres_names_dependency_masked_url_and_cause(make_settings):
+    port = free_port()
+    settings = make_settings(
+        database_url=f"postgresql+asyncpg://app:hunter2@127.0.0.1:{port}/tk", startup_timeout_s=2
+    )
+    with pytest.raises(StartupError) as info:
+        await open_resources(settings)
+    line = str(info.value)
+    assert line.startswith(
+        f"startup failed: PostgreSQL at postgresql+asyncpg://app:***@127.0.0.1:{port}/tk "
+        "unreachable: connection refused"
+    )
+    assert "hunter2" not in line and "\n" not in line
+
+
+async def test_unresolvable_postgres_is_dns(make_settings):
+    settings = make_settings(
+        database_url="postgresql+asyncpg://app@db.nonexistent.invalid:5432/tk",
+        startup_timeout_s=3,
+    )
+    with pytest.raises(StartupError, match=r"PostgreSQL at .* unreachable: DNS lookup failed"):
+        await open_resources(settings)
+
+
+async def test_required_cache_can_be_enforced(make_settings):
+    settings = make_settings(
+        redis_url=f"redis://127.0.0.1:{free_port()}/0", startup_require_cache=True
+    )
+    with pytest.raises(
+        StartupError,
+        match=r"Redis at redis://127\.0\.0\.1:\d+/0 unreachable: "
+        "connection refused",
+    ):
+        await open_resources(settings)
+
+
+async def test_production_refuses_a_missing_jwt_secret(make_settings):
+    settings = make_settings(environment="production", jwt_secret="")
+    with pytest.raises(StartupError, match="TOKENOMIST_JWT_SECRET is missing"):
+        await open_resources(settings)
+
+
+def test_server_process_exits_with_the_line_for_an_unusable_analytics_dir(tmp_path):
+    # A path below a regular file cannot be created by anyone, root included (modes would not
+    # stop root).
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    chdb_dir = blocker / "chdb"
+    with server_process({"TOKENOMIST_CHDB_DIR": str(chdb_dir)}, tmp_path, ready=False) as srv:
+        code = srv.wait_exit(60)
+        out = srv.output()
+    assert code != 0
+    assert f"startup failed: chDB at chdb://{chdb_dir} unreachable: " in out
+    assert "Not a directory" in out
