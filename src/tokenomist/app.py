@@ -73,6 +73,9 @@ def _domain_routers() -> list:
     # --- usage ---
     # --- analyst ---
     # --- realtime ---
+    from tokenomist.realtime import endpoints as realtime_endpoints
+
+    routers.append(realtime_endpoints.router)
     # --- web ---
     return routers
 

@@ -67,6 +67,7 @@ class ErrorCode(StrEnum):
     rate_limited = "rate_limited"  # message rate or concurrent runs per user
     not_found = "not_found"  # no such run for this user
     stream_unavailable = "stream_unavailable"  # the event store could not be read
+    events_expired = "events_expired"  # asked for events older than the bounded store keeps
     internal_error = "internal_error"
 
 

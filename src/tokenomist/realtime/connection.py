@@ -1,0 +1,222 @@
+"""One accepted WebSocket: reads client frames, starts/resumes/cancels runs, forwards run events.
+
+Each followed run has one forwarder task reading ``bus.stream(run_id, after_seq)``; all frames
+go out through one lock so they never interleave. ``delivered[run_id]`` is the last ``seq``
+sent on this connection: a run is never forwarded twice and never with a hole. The runs
+themselves belong to the analyst and outlive the socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from tokenomist.kit.errors import TokenomistError
+from tokenomist.kit.resources import Resources
+from tokenomist.realtime import limits
+from tokenomist.realtime.bus import BusError
+from tokenomist.realtime.protocol import (
+    CLOSE_IDLE,
+    CLOSE_TOKEN_EXPIRED,
+    PROTOCOL_VERSION,
+    Cancel,
+    ErrorCode,
+    EventType,
+    Ping,
+    ProtocolError,
+    Resume,
+    ServerEvent,
+    UserMessage,
+    error_frame,
+    parse_client_frame,
+    server_frame,
+    utc_now_iso,
+)
+
+log = structlog.get_logger(__name__)
+
+
+class Connection:
+    def __init__(self, websocket: WebSocket, resources: Resources, principal: Any) -> None:
+        self.ws = websocket
+        self.resources = resources
+        self.principal = principal
+        self.user_id: str = principal.user_id
+        self.id = uuid.uuid4().hex
+        self._send_lock = asyncio.Lock()
+        self._followers: dict[str, asyncio.Task[None]] = {}
+        self.delivered: dict[str, int] = {}
+        self._closed = False
+
+    # --- outgoing ---------------------------------------------------------------------------
+
+    async def send(self, event: ServerEvent) -> None:
+        async with self._send_lock:
+            if self._closed:
+                raise WebSocketDisconnect(1006)
+            await self.ws.send_text(event.to_wire())
+
+    async def send_error(self, code: ErrorCode | str, message: str, **extra: Any) -> None:
+        await self.send(error_frame(code, message, **extra))
+
+    # --- the connection's life --------------------------------------------------------------
+
+    async def serve(self) -> None:
+        await self.send(
+            server_frame(
+                EventType.connection_established,
+                {
+                    "user_id": self.user_id,
+                    "connection_id": self.id,
+                    "protocol_version": PROTOCOL_VERSION,
+                    "server_time": utc_now_iso(),
+                },
+            )
+        )
+        try:
+            await self._receive_loop()
+        finally:
+            self._closed = True
+            for task in self._followers.values():
+                task.cancel()
+            for task in list(self._followers.values()):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    def _token_left_s(self) -> float | None:
+        expires_at: datetime | None = self.principal.expires_at
+        if expires_at is None:
+            return None
+        if expires_at.tzinfo is None:
+            expires_at = expires_at.replace(tzinfo=UTC)
+        return (expires_at - datetime.now(UTC)).total_seconds()
+
+    async def _receive_loop(self) -> None:
+        idle_s = self.resources.settings.ws_idle_timeout_s
+        last_frame = time.monotonic()
+        while True:
+            token_left = self._token_left_s()
+            if token_left is not None and token_left <= 0:
+                await self._close(CLOSE_TOKEN_EXPIRED, "access token expired")
+                return
+            idle_left = idle_s - (time.monotonic() - last_frame)
+            if idle_left <= 0:
+                if not self._following():
+                    await self._close(CLOSE_IDLE, "idle timeout")
+                    return
+                idle_left = idle_s  # a followed run keeps the connection alive
+                last_frame = time.monotonic()
+            wait = idle_left if token_left is None else min(idle_left, token_left)
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), timeout=max(wait, 0.001))
+            except TimeoutError:
+                continue
+            if message["type"] == "websocket.disconnect":
+                return
+            last_frame = time.monotonic()
+            await self._on_frame(message.get("text"), message.get("bytes"))
+
+    def _following(self) -> bool:
+        return any(not t.done() for t in self._followers.values())
+
+    async def _close(self, code: int, reason: str) -> None:
+        async with self._send_lock:
+            self._closed = True
+            if self.ws.application_state is WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.ws.close(code=code, reason=reason)
+
+    # --- incoming ---------------------------------------------------------------------------
+
+    async def _on_frame(self, text: str | None, data: bytes | None) -> None:
+        if not await limits.allow_frame(self.resources, self.user_id):
+            limit = self.resources.settings.ws_messages_per_minute
+            await self.send_error(
+                ErrorCode.rate_limited, f"more than {limit} frames per minute; slow down"
+            )
+            return
+        if text is None:
+            await self.send_error(
+                ErrorCode.binary_not_supported, "binary frames are not supported; send JSON text"
+            )
+            return
+        try:
+            frame = parse_client_frame(text)
+        except ProtocolError as exc:
+            await self.send_error(exc.code, exc.message)
+            return
+        try:
+            if isinstance(frame, UserMessage):
+                await self._user_message(frame)
+            elif isinstance(frame, Resume):
+                await self._resume(frame)
+            elif isinstance(frame, Cancel):
+                await self._cancel(frame)
+            elif isinstance(frame, Ping):
+                await self.send(server_frame(EventType.pong))
+        except TokenomistError as exc:
+            await self.send_error(exc.code, exc.message)
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("ws.frame_failed", connection_id=self.id, frame=frame.type)
+            await self.send_error(ErrorCode.internal_error, f"{frame.type} failed on the server")
+
+    async def _user_message(self, frame: UserMessage) -> None:
+        from tokenomist.analyst import service as analyst_service
+
+        try:
+            handle = await analyst_service.start_run(
+                self.resources, self.principal, frame.content, frame.thread_id
+            )
+        except TokenomistError as exc:
+            await self.send_error(exc.code, exc.message, client_message_id=frame.client_message_id)
+            return
+        self.follow(handle.run_id, 0)
+
+    async def _resume(self, frame: Resume) -> None:
+        from tokenomist.analyst import service as analyst_service
+
+        # Ownership comes from the system of record, so it holds on any instance; another
+        # user's run is indistinguishable from a missing one.
+        await analyst_service.get_run(self.resources, self.principal, frame.run_id)
+        self.follow(frame.run_id, frame.after_seq)
+
+    async def _cancel(self, frame: Cancel) -> None:
+        from tokenomist.analyst import service as analyst_service
+
+        await analyst_service.cancel_run(self.resources, self.principal, frame.run_id)
+
+    # --- forwarding -------------------------------------------------------------------------
+
+    def follow(self, run_id: str, after_seq: int) -> None:
+        task = self._followers.get(run_id)
+        if task is not None and not task.done():
+            if after_seq >= self.delivered.get(run_id, 0):
+                return  # already live on this connection; nothing would be new
+            task.cancel()  # an explicit replay of earlier events: restart from there
+        self.delivered[run_id] = after_seq
+        self._followers[run_id] = asyncio.create_task(
+            self._forward(run_id, after_seq), name=f"ws-forward-{run_id}"
+        )
+
+    async def _forward(self, run_id: str, after_seq: int) -> None:
+        bus = self.resources.services["bus"]
+        try:
+            async for event in bus.stream(run_id, after_seq):
+                if (event.seq or 0) <= self.delivered.get(run_id, 0):
+                    continue
+                await self.send(event)
+                self.delivered[run_id] = event.seq or 0
+        except BusError as exc:
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+                await self.send_error(exc.code, str(exc), run_id=run_id)
+        except (WebSocketDisconnect, RuntimeError):
+            return  # the socket went away; the run goes on without it
