@@ -1,0 +1,1 @@
+"""Usage: ingestion of LLM usage from every common source, pricing and summaries."""
