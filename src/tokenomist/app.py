@@ -35,19 +35,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         app.state.resources = resources
         # Domain services (event bus, run manager, ...) start after the storage tiers and stop
-        # before them, in reverse order.
+        # before them, in reverse order — also when a later one fails to start.
         started = []
-        for module in _domain_lifecycles():
-            await module.start(resources)
-            started.append(module)
-        log.info(
-            "startup.ready",
-            database=resources.engine.dialect.name,
-            cache=resources.cache.backend,
-            analytics=resources.analytics.backend,
-            environment=settings.environment.value,
-        )
         try:
+            for module in _domain_lifecycles():
+                await module.start(resources)
+                started.append(module)
+            log.info(
+                "startup.ready",
+                database=resources.engine.dialect.name,
+                cache=resources.cache.backend,
+                analytics=resources.analytics.backend,
+                environment=settings.environment.value,
+            )
             yield
         finally:
             for module in reversed(started):
@@ -70,6 +70,9 @@ def _domain_routers() -> list:
     routers: list = []
     # Each domain appends its routers here (imported locally to keep import order simple).
     # --- auth ---
+    from tokenomist.auth import endpoints as auth_endpoints
+
+    routers += [auth_endpoints.router, auth_endpoints.api_keys_router]
     # --- usage ---
     # --- analyst ---
     # --- realtime ---

@@ -251,7 +251,7 @@ class ClickHouseAnalytics:
         import clickhouse_connect
 
         p = self._parts
-        common = dict(
+        common: dict[str, Any] = dict(
             host=p.hostname or "localhost",
             port=p.port or (8443 if p.scheme == "https" else 8123),
             username=p.username or "default",

@@ -21,7 +21,8 @@ log = structlog.get_logger(__name__)
 
 
 class Cache(Protocol):
-    backend: str
+    @property
+    def backend(self) -> str: ...
 
     async def get(self, key: str) -> str | None: ...
     async def set(self, key: str, value: str, ttl_s: float | None = None) -> None: ...
@@ -128,7 +129,8 @@ class RedisCache:
         return self._prefix + key
 
     async def get(self, key: str) -> str | None:
-        return await self.client.get(self._k(key))
+        value = await self.client.get(self._k(key))
+        return value if value is None or isinstance(value, str) else value.decode()
 
     async def set(self, key: str, value: str, ttl_s: float | None = None) -> None:
         await self.client.set(self._k(key), value, px=_ms(ttl_s))
@@ -145,7 +147,7 @@ class RedisCache:
     async def incr(self, key: str, ttl_s: float) -> int:
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.incr(self._k(key))
-            pipe.pexpire(self._k(key), _ms(ttl_s), nx=True)
+            pipe.pexpire(self._k(key), max(1, int(ttl_s * 1000)), nx=True)
             value, _ = await pipe.execute()
         return int(value)
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tokenomist.kit import analytics as analytics_mod
 from tokenomist.kit import db
-from tokenomist.kit.cache import MemoryCache, ResilientCache, build_cache
+from tokenomist.kit.cache import Cache, MemoryCache, ResilientCache, build_cache
 from tokenomist.kit.metrics import Metrics
 from tokenomist.kit.netdiag import classify, mask_url
 from tokenomist.settings import Settings
@@ -37,7 +37,7 @@ class Resources:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
-    cache: MemoryCache | ResilientCache
+    cache: Cache
     analytics: analytics_mod.ChdbAnalytics | analytics_mod.ClickHouseAnalytics
     metrics: Metrics
     jwt_secret: str
@@ -85,7 +85,7 @@ async def open_resources(settings: Settings) -> Resources:
     db_url = settings.resolved_database_url
     engine = db.build_engine(db_url, pool_size=settings.database_pool_size, connect_timeout_s=bound)
     analytics = None
-    cache = None
+    cache: MemoryCache | ResilientCache | None = None
     try:
         await _within(
             "PostgreSQL" if db.backend_name(db_url) == "postgresql" else "SQLite",
