@@ -6,6 +6,7 @@ Each domain registers its models module here when it adds tables.
 from tokenomist.kit.db import Base
 
 # --- auth ---
+from tokenomist.auth import models as auth_models  # noqa: E402, F401
 # --- analyst ---
 
 metadata = Base.metadata

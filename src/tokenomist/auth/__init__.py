@@ -1,0 +1,1 @@
+"""Accounts and authentication: orgs, users, JWT sessions, org API keys. Closed by default."""
