@@ -18,7 +18,7 @@ def normalize_email(value: str) -> str:
     return unicodedata.normalize("NFC", value.strip()).lower()
 
 
-def _checked_email(value: str) -> str:
+def checked_email(value: str) -> str:
     email = normalize_email(value)
     if len(email) > 320:
         raise ValueError("email must be at most 320 characters")
@@ -38,7 +38,7 @@ def _checked_email(value: str) -> str:
     return email
 
 
-Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_checked_email)]
+Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(checked_email)]
 
 
 class RegisterIn(BaseModel):
