@@ -80,6 +80,9 @@ def _domain_routers() -> list:
 
     routers.append(realtime_endpoints.router)
     # --- web ---
+    from tokenomist.web import endpoints as web_endpoints
+
+    routers.append(web_endpoints.router)
     return routers
 
 
