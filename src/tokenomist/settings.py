@@ -84,12 +84,19 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 30
     # --- usage ---
     # --- analyst ---
+    analyst_max_concurrent_runs: int = 3  # per user; more → 429 rate_limited
+    analyst_run_timeout_s: float = 300.0  # a run past this fails with code "timeout"
+    analyst_catalogue_file: Path | None = None  # substitution catalogue + thresholds (TOML)
+    # Relative windows ("last week") end at the org's latest usage record ("data") or the clock.
+    analyst_window_anchor: str = "data"
+    analyst_default_window_days: int = 30  # window of a question that names none
     # --- realtime ---
     bus_max_events_per_run: int = 10_000  # ring size / stream MAXLEN per run
     bus_ttl_s: int = 24 * 3600  # a run's events are kept this long after its last event
     bus_block_ms: int = 5_000  # XREAD BLOCK slice for live tails of other instances' runs
     bus_redis_max_connections: int = 1_000  # blocking readers hold one connection each
-    ws_messages_per_minute: int = 120  # client frames per user per minute (all connections)
+    ws_rate_limit: int = 120  # client frames per user per window (all its connections)
+    ws_rate_window_s: float = 60.0
     ws_idle_timeout_s: float = 300.0  # no client frame and nothing followed → close 4408
     # --- verify ---
 

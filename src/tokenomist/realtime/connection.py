@@ -137,9 +137,10 @@ class Connection:
 
     async def _on_frame(self, text: str | None, data: bytes | None) -> None:
         if not await limits.allow_frame(self.resources, self.user_id):
-            limit = self.resources.settings.ws_messages_per_minute
+            s = self.resources.settings
             await self.send_error(
-                ErrorCode.rate_limited, f"more than {limit} frames per minute; slow down"
+                ErrorCode.rate_limited,
+                f"more than {s.ws_rate_limit} frames in {s.ws_rate_window_s:g} s; slow down",
             )
             return
         if text is None:

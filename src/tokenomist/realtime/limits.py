@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from tokenomist.kit.resources import Resources
 
-WINDOW_S = 60.0
-
 
 async def allow_frame(resources: Resources, user_id: str) -> bool:
-    """Fixed one-minute window of client frames per user (every frame type counts, so a ping
-    flood is limited too)."""
-    count = await resources.cache.incr(f"ws:frames:{user_id}", WINDOW_S)
-    return count <= resources.settings.ws_messages_per_minute
+    """Fixed window of client frames per user (every frame type counts, so a ping flood is
+    limited too); the window starts with the first frame."""
+    s = resources.settings
+    count = await resources.cache.incr(f"ws:frames:{user_id}", s.ws_rate_window_s)
+    return count <= s.ws_rate_limit
