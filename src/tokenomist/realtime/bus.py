@@ -68,9 +68,11 @@ class EventBus(Protocol):
     async def close(self) -> None: ...
 
 
-def _check(type: str, data: dict) -> None:
-    # The contract is enforced where events enter the system, not where they leave it.
+def _check(type: str, data: dict) -> str:
+    """Validate a payload against the protocol and return the plain type name. The contract is
+    enforced where events enter the system, not where they leave it."""
     validate_event_data(type, data)
+    return str(type)  # an EventType member becomes its plain value
 
 
 @dataclass
@@ -129,7 +131,7 @@ class MemoryBus:
         return run.last_seq if run else 0
 
     async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
-        _check(type, data)
+        type = _check(type, data)
         run = self._run(run_id)
         event = ServerEvent(
             type=type, run_id=run_id, seq=run.last_seq + 1, ts=utc_now_iso(), data=data
@@ -228,7 +230,7 @@ class ResilientBus:
         )
 
     async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
-        _check(type, data)
+        type = _check(type, data)
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         # One publisher at a time per run keeps the mirror in Redis's seq order.
         async with lock:
