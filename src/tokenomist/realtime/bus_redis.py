@@ -10,6 +10,7 @@ append; the stream is capped with MAXLEN. Pub/sub is not used: XREAD BLOCK is th
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
@@ -81,7 +82,7 @@ class RedisStreamBus:
             data=orjson.loads(fields["d"]),
         )
 
-    def _checked(self, run_id: str, after_seq: int, entries: list) -> list[ServerEvent]:
+    def _checked(self, run_id: str, after_seq: int, entries: Any) -> list[ServerEvent]:
         events = [self._event(run_id, eid, fields) for eid, fields in entries]
         if events and events[0].seq != after_seq + 1:
             raise EventsExpired(
@@ -92,7 +93,7 @@ class RedisStreamBus:
 
     async def replay(self, run_id: str, after_seq: int = 0) -> list[ServerEvent]:
         stream, _ = self._keys(run_id)
-        entries = await self.client.xrange(stream, min=f"{after_seq + 1}-0", max="+")
+        entries: Any = await self.client.xrange(stream, min=f"{after_seq + 1}-0", max="+")
         return self._checked(run_id, after_seq, entries)
 
     async def tail(
@@ -105,7 +106,9 @@ class RedisStreamBus:
         while True:
             if stop is not None and stop(run_id):
                 return
-            reply = await self.client.xread({stream: f"{last}-0"}, count=500, block=self.block_ms)
+            reply: Any = await self.client.xread(
+                {stream: f"{last}-0"}, count=500, block=self.block_ms
+            )
             if not reply:
                 continue
             for event in self._checked(run_id, last, reply[0][1]):

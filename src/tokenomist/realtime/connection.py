@@ -41,6 +41,7 @@ from tokenomist.realtime.protocol import (
 )
 
 log = structlog.get_logger(__name__)
+FINISHED = frozenset({"completed", "failed", "cancelled"})  # run statuses (DESIGN §4)
 
 
 class Connection:
@@ -187,8 +188,25 @@ class Connection:
 
         # Ownership comes from the system of record, so it holds on any instance; another
         # user's run is indistinguishable from a missing one.
-        await analyst_service.get_run(self.resources, self.principal, frame.run_id)
+        run = await analyst_service.get_run(self.resources, self.principal, frame.run_id)
+        if str(getattr(run, "status", "")) in FINISHED and not await self._events_kept(run.run_id):
+            # A finished run whose events are gone (TTL, or an in-process bus that restarted)
+            # would otherwise be followed forever, waiting for a terminal event.
+            await self.send_error(
+                ErrorCode.events_expired,
+                f"events of run {frame.run_id} are no longer kept; "
+                f"GET /api/v1/runs/{frame.run_id} has its result",
+                run_id=frame.run_id,
+            )
+            return
         self.follow(frame.run_id, frame.after_seq)
+
+    async def _events_kept(self, run_id: str) -> bool:
+        try:
+            events = await self.resources.services["bus"].replay(run_id, 0)
+        except BusError:
+            return False
+        return bool(events) and events[-1].is_terminal
 
     async def _cancel(self, frame: Cancel) -> None:
         from tokenomist.analyst import service as analyst_service
