@@ -1,0 +1,120 @@
+"""Building blocks of the analyst's usage SQL: the analysed time window, the filters a
+question names, and how both become a parameterised WHERE clause. Column names come from a
+fixed allowlist; every value is a ClickHouse ``{name:Type}`` parameter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# Dimensions a question may group or filter by (the usage summary's group_by, DESIGN §4).
+DIMENSIONS: tuple[str, ...] = ("model", "provider", "project", "feature", "end_user", "day")
+FILTER_COLUMNS: tuple[str, ...] = ("provider", "model", "project", "feature", "end_user")
+MIN_WINDOW_S = 3600.0  # a window shorter than an hour is normalised as one hour
+LIST_SEPARATOR = "\x1f"  # joins list parameters (see ``list_param``)
+
+
+def ch_time(value: datetime) -> str:
+    """A UTC datetime as ClickHouse parses a DateTime64(3, 'UTC') parameter."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def parse_ch_time(value: str) -> datetime:
+    """A DateTime value as both analytics backends return it in JSON rows."""
+    text = value.replace("T", " ").rstrip("Z")
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Window:
+    """The analysed period, both ends inclusive. ``anchor`` says what relative periods were
+    measured from: ``latest_usage`` (the org's newest record) or ``now`` (the clock)."""
+
+    start: datetime
+    end: datetime
+    label: str
+    anchor: str
+
+    @property
+    def days(self) -> float:
+        """Length used to normalise to a month (never below one hour, so a burst of a few
+        minutes is not extrapolated 10,000-fold)."""
+        return max((self.end - self.start).total_seconds(), MIN_WINDOW_S) / 86400
+
+    def monthly(self, amount: float) -> float:
+        """An amount over this window, normalised to 30 days."""
+        return amount * 30.0 / self.days
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "from": iso(self.start),
+            "to": iso(self.end),
+            "days": round(self.days, 3),
+            "label": self.label,
+            "anchor": self.anchor,
+        }
+
+    @classmethod
+    def last(cls, days: float, end: datetime, label: str, anchor: str) -> Window:
+        return cls(end - timedelta(days=days), end, label, anchor)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Equality filters on usage columns (a question about "gpt-4o" filters model=gpt-4o)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.values) - set(FILTER_COLUMNS)
+        if unknown:
+            raise ValueError(
+                f"unknown filter column(s) {sorted(unknown)}; allowed: {', '.join(FILTER_COLUMNS)}"
+            )
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def describe(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in sorted(self.values.items()))
+
+
+def where(window: Window | None, filters: Filters | None = None) -> tuple[str, dict[str, Any]]:
+    """``(sql_condition, params)`` for a window and filters; parameter names start with ``w_``
+    and ``f_`` so callers can add their own."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    if window is not None:
+        parts.append("timestamp >= {w_from:DateTime64(3, 'UTC')}")
+        parts.append("timestamp <= {w_to:DateTime64(3, 'UTC')}")
+        params["w_from"] = ch_time(window.start)
+        params["w_to"] = ch_time(window.end)
+    for column, value in sorted((filters.values if filters else {}).items()):
+        parts.append(f"{column} = {{f_{column}:String}}")  # column from the allowlist
+        params[f"f_{column}"] = value
+    return (" AND ".join(parts) or "1"), params
+
+
+def list_param(values: Iterable[str]) -> str:
+    """A list of strings as one String parameter, split in SQL with ``split_list(name)``.
+    (Array parameters are spelled differently by the two analytics backends.)"""
+    items = [str(v) for v in values]
+    for v in items:
+        if LIST_SEPARATOR in v or "\\" in v:
+            raise ValueError(f"value {v!r} cannot be passed as a list parameter")
+    return LIST_SEPARATOR.join(items)
+
+
+def split_list(name: str) -> str:
+    return f"splitByChar('\\x1F', {{{name}:String}})"
+
+
+def number_list(name: str) -> str:
+    return f"arrayMap(x -> toUInt64(x), {split_list(name)})"

@@ -1,0 +1,108 @@
+"""``duplicate_requests``: identical requests (same ``request_fingerprint``) repeated within
+the cache window. Savings = the cost of the repeats, which a response cache would serve.
+
+A repeat counts when the previous identical request succeeded with a complete answer
+(status success, not stopped by ``length``) no longer than ``window_s`` before — the cache
+behaves like a response cache whose entries live ``window_s`` and are refreshed on each hit.
+Retries after an error or a truncated answer are not duplicates: no cache could serve them.
+"""
+
+from __future__ import annotations
+
+from tokenomist.analyst.strategies.base import (
+    CellSaving,
+    Finding,
+    StrategyEnv,
+    cell_of,
+    describe_cell,
+    usd,
+)
+
+ID = "duplicate_requests"
+TITLE = "Cache responses to repeated identical requests"
+
+
+async def find(env: StrategyEnv) -> Finding | None:
+    section = env.catalogue.duplicate_requests
+    cond, params = env.where(
+        "status = 'success' AND finish_reason != 'length' AND request_fingerprint != ''"
+    )
+    params["dup_window_ms"] = int(section.window_s * 1000)
+    rows = await env.usage.query(
+        f"""
+        SELECT provider, model, project, feature,
+               count() AS repeats,
+               sum(cost_usd) AS repeats_usd,
+               countIf(cost_usd IS NULL) AS unpriced_repeats,
+               uniqExact(request_fingerprint) AS fingerprints,
+               quantileTDigest(0.5)(gap_ms) / 1000 AS median_gap_s
+        FROM (
+            SELECT provider, model, project, feature, request_fingerprint, cost_usd,
+                   dateDiff('millisecond', prev_ts, timestamp) AS gap_ms
+            FROM (
+                SELECT provider, model, project, feature, request_fingerprint, cost_usd,
+                       timestamp,
+                       lagInFrame(toNullable(timestamp)) OVER (
+                           PARTITION BY provider, model, request_fingerprint
+                           ORDER BY timestamp ASC
+                           ROWS BETWEEN 1 PRECEDING AND CURRENT ROW
+                       ) AS prev_ts
+                FROM {{usage}}
+                WHERE {cond}
+            )
+            WHERE prev_ts IS NOT NULL
+              AND dateDiff('millisecond', prev_ts, timestamp) <= {{dup_window_ms:UInt64}}
+        )
+        GROUP BY provider, model, project, feature
+        HAVING repeats_usd > 0
+        ORDER BY repeats_usd DESC
+        """,
+        params,
+    )
+    if not rows:
+        return None
+    cells = []
+    for r in rows:
+        key = cell_of(r)
+        calls = env.calls(key)
+        cells.append(
+            CellSaving(
+                cell=key,
+                affected_spend_usd=float(r["repeats_usd"]),
+                savings_usd=float(r["repeats_usd"]),
+                requests=int(r["repeats"]),
+                detail={
+                    "repeats": int(r["repeats"]),
+                    "distinct_requests_repeated": int(r["fingerprints"]),
+                    "calls": calls,
+                    "repeat_share": round(r["repeats"] / calls, 4) if calls else None,
+                    "median_gap_s": round(float(r["median_gap_s"]), 1),
+                    "unpriced_repeats": int(r["unpriced_repeats"]),
+                },
+            )
+        )
+    hours = section.window_s / 3600
+    return Finding(
+        id=ID,
+        title=TITLE,
+        confidence="high",
+        cells=cells,
+        assumptions=[
+            f"A response cache keyed by the request fingerprint serves every identical request "
+            f"made within {hours:g} h of the previous complete answer.",
+            "Identical requests want identical answers (deterministic use, e.g. temperature 0).",
+        ],
+        evidence={
+            "repeats": sum(c.requests for c in cells),
+            "cache_window_s": section.window_s,
+        },
+        actions=[
+            f"Put a response cache in front of {describe_cell(c.cell)}: "
+            f"{c.detail['repeats']:,} repeats of {c.detail['distinct_requests_repeated']:,} "
+            f"requests (median {c.detail['median_gap_s']:g} s apart) cost "
+            f"{usd(c.savings_usd)} in the window."
+            for c in cells[:3]
+        ],
+        risk=section.risk,
+        effort=section.effort,
+    )
