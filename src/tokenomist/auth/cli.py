@@ -46,7 +46,9 @@ def create_user(
         sys.exit(2)
     settings = Settings()
     try:
-        created, user, org = asyncio.run(_create(settings, email, password, org, name))
+        created, user, (org_id, org_name) = asyncio.run(
+            _create(settings, email, password, org, name)
+        )
     except TokenomistError as exc:
         typer.echo(f"refused: {exc.message}", err=True)
         sys.exit(2)
@@ -54,7 +56,7 @@ def create_user(
         typer.echo(describe("SQL database", settings.resolved_database_url, exc), err=True)
         sys.exit(1)
     verb = "created" if created else "already exists (left unchanged)"
-    typer.echo(f"user {user} {verb} in org {org[1]!r} (org id {org[0]})")
+    typer.echo(f"user {user} {verb} in org {org_name!r} (org id {org_id})")
 
 
 async def _create(

@@ -131,9 +131,12 @@ async def _issue_pair(
     resources: Resources, session: AsyncSession, user: User, *, family_id: str
 ) -> TokenPair:
     settings, secret = resources.settings, resources.jwt_secret
-    common = {"user_id": user.id, "org_id": user.org_id, "family_id": family_id}
-    access = tokens.issue(settings, secret, typ="access", **common)
-    refresh = tokens.issue(settings, secret, typ="refresh", **common)
+    access = tokens.issue(
+        settings, secret, typ="access", user_id=user.id, org_id=user.org_id, family_id=family_id
+    )
+    refresh = tokens.issue(
+        settings, secret, typ="refresh", user_id=user.id, org_id=user.org_id, family_id=family_id
+    )
     await repo.add(
         session,
         RefreshToken(
