@@ -43,9 +43,9 @@ Plants (``planted=True``), one per DESIGN §6 strategy, each in its own (project
 - ``truncation`` — ``docs/changelog-generator`` on openai gpt-4.1-mini with ``max_tokens=256``:
   a quarter of the calls stop at ``finish_reason=length`` and are retried within a minute with
   ``max_tokens=1024``. Savings = cost of the truncated attempts.
-- ``provider_arbitrage`` — ``internal-tools/sql-assistant`` on **openrouter**
-  ``meta-llama/llama-3.3-70b-instruct``. Savings = its cost - the cost of the same tokens at
-  the cheapest provider offering that model in the price data (``Pricer.offers``).
+- ``provider_arbitrage`` — ``internal-tools/sql-assistant`` on **mistral**
+  ``mixtral-8x7b-instruct`` (openrouter sells it for less). Savings = its cost - the cost of the
+  same tokens at the cheapest provider offering that model in the price data (``Pricer.offers``).
 
 Conventions the plants rely on: ``request_fingerprint`` hashes the prompt (messages, tools,
 model), not generation parameters, so a retry with a larger ``max_tokens`` keeps it. A repeat
@@ -127,6 +127,7 @@ def _pricer() -> Pricer:
 
 
 def _record_cost(pricer: Pricer, r: dict) -> float | None:
+    when = datetime.fromisoformat(r["timestamp"].replace("Z", "+00:00"))
     return pricer.cost(
         r["provider"],
         r["model"],
@@ -135,6 +136,7 @@ def _record_cost(pricer: Pricer, r: dict) -> float | None:
         cache_write_tokens=r.get("cache_write_tokens", 0),
         output_tokens=r["output_tokens"],
         service_tier=r.get("service_tier", "standard"),
+        when=when,
     )
 
 
@@ -413,13 +415,13 @@ def _plant_truncation(b: _Builder, p: Pricer) -> dict[str, Any]:
 
 
 def _plant_arbitrage(b: _Builder, p: Pricer) -> dict[str, Any]:
-    model = "meta-llama/llama-3.3-70b-instruct"
-    offers = [(prov, prices) for prov, prices in p.offers(model) if prov != "openrouter"]
+    model = "mixtral-8x7b-instruct"
+    offers = [(prov, prices) for prov, prices in p.offers(model) if prov != "mistral"]
     savings = 0.0
     cheapest: dict[str, float] = {}
     for t in b.times(60):
         r = b.add(
-            t, provider="openrouter", model=model, project="internal-tools",
+            t, provider="mistral", model=model, project="internal-tools",
             feature="sql-assistant", end_user=b.user(25),
             input_tokens=b.rng.randint(2000, 8000), output_tokens=b.rng.randint(100, 600),
         )  # fmt: skip
@@ -460,7 +462,7 @@ _PLANTS: list[tuple[str, str, Callable[[_Builder, Pricer], dict[str, Any]]]] = [
     ("duplicate_requests", "Cache responses of repeated query rewrites", _plant_duplicates),
     ("error_waste", "Stop paying for failed tool-runner calls", _plant_errors),
     ("truncation", "Raise max_tokens for the changelog generator", _plant_truncation),
-    ("provider_arbitrage", "Buy Llama 3.3 70B from a cheaper provider", _plant_arbitrage),
+    ("provider_arbitrage", "Buy Mixtral 8x7B from a cheaper provider", _plant_arbitrage),
 ]
 
 

@@ -1,0 +1,244 @@
+"""OpenTelemetry GenAI spans from an OTLP trace export (protobuf or JSON).
+
+A span is a usage record when it carries GenAI usage: ``gen_ai.usage.input_tokens`` /
+``output_tokens`` (other spans of the trace are skipped, not errors). Mapping:
+
+- provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``); model: ``gen_ai.response.model``
+  (the exact version billed), else ``gen_ai.request.model``;
+- cache reads/writes: ``gen_ai.usage.cache_read.input_tokens`` /
+  ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings);
+  ``input_tokens`` includes them (added when a provider reported them apart);
+- ``gen_ai.request.max_tokens``, the first of ``gen_ai.response.finish_reasons``, span duration
+  → latency, span status ERROR or ``error.type`` → status error;
+- project: ``tokenomist.project``, else the resource's ``service.name``; feature:
+  ``tokenomist.feature``; end user: ``enduser.id``/``user.id``; tier:
+  ``openai.response.service_tier`` / ``openai.request.service_tier``;
+- request id: trace id + span id, so a re-sent export adds nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+from tokenomist.usage.formats import ImportOptions, Unparseable, first_char
+from tokenomist.usage.records import Parsed, RowError, RowInvalid, _float, _int, rows_to_table
+
+NAME = "otlp"
+DESCRIPTION = "OpenTelemetry OTLP trace export with GenAI spans (protobuf or JSON)"
+
+_STATUS_ERROR = 2
+
+
+def sniff(head: bytes) -> bool:
+    return first_char(head) == b"{" and (b'"resourceSpans"' in head or b'"resource_spans"' in head)
+
+
+def parse(
+    data: bytes, options: ImportOptions | None = None, *, protobuf: bool | None = None
+) -> Parsed:
+    if protobuf is None:
+        protobuf = first_char(data) != b"{"
+    spans = _spans_protobuf(data) if protobuf else _spans_json(data)
+    rows, errors = [], []
+    for i, span in enumerate(spans):
+        try:
+            row = _to_record(span)
+        except RowInvalid as exc:
+            errors.append(RowError(i, exc.field, f"span {span['span_id']}: {exc.message}"))
+            continue
+        row["_row"] = i
+        rows.append(row)
+    return Parsed(rows_to_table(rows), errors, len(spans))
+
+
+def _is_genai(attrs: dict[str, Any]) -> bool:
+    return "gen_ai.usage.input_tokens" in attrs or "gen_ai.usage.output_tokens" in attrs
+
+
+# -- protobuf --------------------------------------------------------------------------------
+
+
+def _any_value(v: Any) -> Any:
+    kind = v.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_any_value(x) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _any_value(kv.value) for kv in v.kvlist_value.values}
+    if kind == "bytes_value":
+        return v.bytes_value.hex()
+    return getattr(v, kind)
+
+
+def _spans_protobuf(data: bytes) -> list[dict[str, Any]]:
+    request = trace_service_pb2.ExportTraceServiceRequest()
+    try:
+        request.ParseFromString(data)
+    except DecodeError as exc:
+        raise Unparseable(f"not an OTLP ExportTraceServiceRequest protobuf: {exc}") from None
+    out = []
+    for rs in request.resource_spans:
+        resource = {kv.key: _any_value(kv.value) for kv in rs.resource.attributes}
+        for ss in rs.scope_spans:
+            for span in ss.spans:
+                attrs = {kv.key: _any_value(kv.value) for kv in span.attributes}
+                if not _is_genai(attrs):
+                    continue
+                out.append(
+                    {
+                        "attrs": attrs,
+                        "resource": resource,
+                        "start_ns": span.start_time_unix_nano,
+                        "end_ns": span.end_time_unix_nano,
+                        "trace_id": span.trace_id.hex(),
+                        "span_id": span.span_id.hex(),
+                        "status": span.status.code,
+                    }
+                )
+    return out
+
+
+# -- JSON (OTLP/JSON: camelCase keys, hex ids, 64-bit ints as strings) ------------------------
+
+
+def _json_value(v: Any) -> Any:
+    if not isinstance(v, dict):
+        return None
+    for key in ("stringValue", "boolValue", "doubleValue"):
+        if key in v:
+            return v[key]
+    if "intValue" in v:
+        try:
+            return int(v["intValue"])
+        except (TypeError, ValueError):
+            return v["intValue"]
+    if "arrayValue" in v:
+        return [_json_value(x) for x in (v["arrayValue"] or {}).get("values", [])]
+    if "kvlistValue" in v:
+        return {kv.get("key"): _json_value(kv.get("value")) for kv in v["kvlistValue"]["values"]}
+    return None
+
+
+def _json_attrs(items: Any) -> dict[str, Any]:
+    if not isinstance(items, list):
+        return {}
+    return {kv.get("key"): _json_value(kv.get("value")) for kv in items if isinstance(kv, dict)}
+
+
+def _spans_json(data: bytes) -> list[dict[str, Any]]:
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise Unparseable(f"not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
+        raise Unparseable("expected an OTLP/JSON export: an object with 'resourceSpans'")
+    out = []
+    for rs in doc["resourceSpans"]:
+        resource = _json_attrs(((rs or {}).get("resource") or {}).get("attributes"))
+        for ss in (rs or {}).get("scopeSpans") or []:
+            for span in (ss or {}).get("spans") or []:
+                attrs = _json_attrs(span.get("attributes"))
+                if not _is_genai(attrs):
+                    continue
+                out.append(
+                    {
+                        "attrs": attrs,
+                        "resource": resource,
+                        "start_ns": int(span.get("startTimeUnixNano") or 0),
+                        "end_ns": int(span.get("endTimeUnixNano") or 0),
+                        "trace_id": str(span.get("traceId") or "").lower(),
+                        "span_id": str(span.get("spanId") or "").lower(),
+                        "status": int((span.get("status") or {}).get("code") or 0),
+                    }
+                )
+    return out
+
+
+# -- span → record ---------------------------------------------------------------------------
+
+
+def _first(attrs: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if attrs.get(key) not in (None, ""):
+            return attrs[key]
+    return None
+
+
+def _to_record(span: dict[str, Any]) -> dict[str, Any]:
+    a = span["attrs"]
+    if not span["start_ns"]:
+        raise RowInvalid("timestamp", "the span has no start time")
+    start = datetime.fromtimestamp(span["start_ns"] / 1e9, tz=UTC)
+    latency = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else None
+    inp = _int("gen_ai.usage.input_tokens", a.get("gen_ai.usage.input_tokens"))
+    cached = _int(
+        "gen_ai.usage.cache_read.input_tokens",
+        _first(a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"),
+    )
+    written = _int(
+        "gen_ai.usage.cache_creation.input_tokens",
+        _first(
+            a,
+            "gen_ai.usage.cache_creation.input_tokens",
+            "gen_ai.usage.cache_creation_input_tokens",
+        ),
+    )
+    if inp is not None and (cached or 0) + (written or 0) > inp:
+        inp += (cached or 0) + (written or 0)  # reported apart (Anthropic style)
+    reasons = a.get("gen_ai.response.finish_reasons")
+    finish = reasons[0] if isinstance(reasons, list) and reasons else reasons
+    failed = span["status"] == _STATUS_ERROR or a.get("error.type") not in (None, "")
+    interactive = a.get("tokenomist.interactive")
+    return {
+        "timestamp": start,
+        "provider": _first(a, "gen_ai.provider.name", "gen_ai.system"),
+        "model": _first(a, "gen_ai.response.model", "gen_ai.request.model"),
+        "input_tokens": inp,
+        "output_tokens": _int("gen_ai.usage.output_tokens", a.get("gen_ai.usage.output_tokens")),
+        "cached_input_tokens": cached,
+        "cache_write_tokens": written,
+        "reasoning_tokens": _int(
+            "gen_ai.usage.reasoning.output_tokens",
+            _first(a, "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"),
+        ),
+        "max_tokens": _int("gen_ai.request.max_tokens", a.get("gen_ai.request.max_tokens")),
+        "finish_reason": str(finish) if finish is not None else None,
+        "latency_ms": _float("latency_ms", latency),
+        "status": "error" if failed else "success",
+        "service_tier": _first(a, "openai.response.service_tier", "openai.request.service_tier"),
+        "request_id": f"otel:{span['trace_id']}:{span['span_id']}",
+        "project": _first(a, "tokenomist.project") or span["resource"].get("service.name"),
+        "feature": _first(a, "tokenomist.feature"),
+        "end_user": _first(a, "enduser.id", "user.id"),
+        "interactive": interactive if isinstance(interactive, bool) else None,
+        "request_fingerprint": _first(a, "tokenomist.request_fingerprint"),
+        "prefix_fingerprint": _first(a, "tokenomist.prefix_fingerprint"),
+        "prefix_tokens": _int("tokenomist.prefix_tokens", a.get("tokenomist.prefix_tokens")),
+        "metadata": orjson.dumps(
+            {
+                "trace_id": span["trace_id"],
+                "span_id": span["span_id"],
+                "operation": a.get("gen_ai.operation.name"),
+            }
+        ).decode(),
+    }
+
+
+def export_response(rejected: int, message: str, *, protobuf: bool) -> tuple[bytes, str]:
+    """The OTLP ExportTraceServiceResponse (partial success when spans were rejected)."""
+    if protobuf:
+        resp = trace_service_pb2.ExportTraceServiceResponse()
+        if rejected:
+            resp.partial_success.rejected_spans = rejected
+            resp.partial_success.error_message = message
+        return resp.SerializeToString(), "application/x-protobuf"
+    body: dict[str, Any] = {}
+    if rejected:
+        body["partialSuccess"] = {"rejectedSpans": str(rejected), "errorMessage": message}
+    return orjson.dumps(body), "application/json"

@@ -1,0 +1,472 @@
+"""Canonical usage records as Arrow columns: coercion, validation and pricing, column-wise.
+
+Every format parses into ``RAW_SCHEMA`` (one row per LLM call, ``_row`` = the line or index the
+row came from, for error messages). ``validate`` drops the rows that break a rule and says
+why; ``price`` adds ``cost_usd`` and ``price_source`` per (provider, model, tier) group using
+unit prices, so a million rows cost a handful of price lookups, not a million.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tokenomist.usage.pricing import PROVIDER_ALIASES, SERVICE_TIERS, Pricer
+
+MAX_TOKENS_PER_CALL = 10_000_000  # above this a token count is a unit mistake, not a call
+MAX_FUTURE = timedelta(days=1)  # clock skew allowance
+EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
+MAX_ID_LEN = 256
+MAX_LABEL_LEN = 256
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "prefix_tokens",
+    "max_tokens",
+)
+STRING_FIELDS = (
+    "provider",
+    "model",
+    "status",
+    "finish_reason",
+    "service_tier",
+    "request_id",
+    "project",
+    "feature",
+    "end_user",
+    "request_fingerprint",
+    "prefix_fingerprint",
+    "metadata",
+)
+
+RAW_SCHEMA = pa.schema(
+    [
+        ("_row", pa.int64()),
+        ("timestamp", pa.timestamp("ms", tz="UTC")),
+        ("provider", pa.string()),
+        ("model", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cached_input_tokens", pa.int64()),
+        ("cache_write_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("latency_ms", pa.float64()),
+        ("status", pa.string()),
+        ("finish_reason", pa.string()),
+        ("max_tokens", pa.int64()),
+        ("service_tier", pa.string()),
+        ("request_id", pa.string()),
+        ("project", pa.string()),
+        ("feature", pa.string()),
+        ("end_user", pa.string()),
+        ("interactive", pa.bool_()),
+        ("request_fingerprint", pa.string()),
+        ("prefix_fingerprint", pa.string()),
+        ("prefix_tokens", pa.int64()),
+        ("reported_cost_usd", pa.float64()),
+        ("metadata", pa.string()),
+    ]
+)
+
+
+@dataclass
+class RowError:
+    index: int  # 0-based record index, or 1-based line number for line formats
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "field": self.field, "message": self.message}
+
+
+@dataclass
+class Parsed:
+    """What a format produced: rows in RAW_SCHEMA plus the rows it could not read."""
+
+    table: pa.Table
+    errors: list[RowError] = field(default_factory=list)
+    total: int = 0  # rows seen (valid or not)
+
+
+class RowInvalid(ValueError):
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field_name
+        self.message = message
+
+
+# -- row-wise coercion (for JSON records, OTel spans, exports: anything not read by Arrow) ------
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """ISO-8601 (``Z`` or an offset; naive = UTC) or epoch seconds/milliseconds."""
+    if isinstance(value, datetime):
+        ts = value
+    elif isinstance(value, bool):
+        raise RowInvalid("timestamp", "must be an ISO-8601 string or epoch seconds")
+    elif isinstance(value, int | float):
+        seconds = value / 1000 if value > 1e11 else value  # epoch ms vs s
+        try:
+            ts = datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise RowInvalid("timestamp", f"epoch value {value!r} is out of range") from exc
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            ts = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise RowInvalid("timestamp", f"{value!r} is not an ISO-8601 timestamp") from exc
+    else:
+        raise RowInvalid("timestamp", "is required")
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _int(name: str, value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RowInvalid(name, f"must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            pass
+    raise RowInvalid(name, f"must be an integer, got {value!r}")
+
+
+def _float(name: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise RowInvalid(name, f"must be a number, got {value!r}")
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise RowInvalid(name, f"must be a number, got {value!r}") from None
+    if out != out or out in (float("inf"), float("-inf")):
+        raise RowInvalid(name, f"must be a finite number, got {value!r}")
+    return out
+
+
+def _bool(name: str, value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise RowInvalid(name, f"must be true or false, got {value!r}")
+
+
+def _str(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise RowInvalid(name, f"must be a string, got {type(value).__name__}")
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of request content (raw prompts are hashed, never stored)."""
+    blob = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def coerce_record(rec: Any) -> dict[str, Any]:
+    """One canonical record (a JSON object) → a RAW_SCHEMA row; raises RowInvalid."""
+    if not isinstance(rec, dict):
+        raise RowInvalid("", f"a record must be a JSON object, got {type(rec).__name__}")
+    row: dict[str, Any] = {"timestamp": parse_timestamp(rec.get("timestamp"))}
+    for name in TOKEN_FIELDS:
+        row[name] = _int(name, rec.get(name))
+    row["latency_ms"] = _float("latency_ms", rec.get("latency_ms"))
+    row["reported_cost_usd"] = _float("cost_usd", rec.get("cost_usd"))
+    row["interactive"] = _bool("interactive", rec.get("interactive"))
+    for name in STRING_FIELDS:
+        if name != "metadata":
+            row[name] = _str(name, rec.get(name))
+    meta = rec.get("metadata")
+    if meta is None:
+        row["metadata"] = None
+    elif isinstance(meta, dict):
+        row["metadata"] = orjson.dumps(meta).decode()
+    elif isinstance(meta, str):
+        row["metadata"] = meta
+    else:
+        raise RowInvalid("metadata", f"must be an object, got {type(meta).__name__}")
+    # Raw prompt content, if a client sends it, only feeds the fingerprints.
+    if rec.get("prompt") is not None and not row["request_fingerprint"]:
+        row["request_fingerprint"] = fingerprint(row["model"], rec["prompt"])
+    if rec.get("prompt_prefix") is not None and not row["prefix_fingerprint"]:
+        row["prefix_fingerprint"] = fingerprint(row["model"], rec["prompt_prefix"])
+    return row
+
+
+def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:
+    columns = {name: [r.get(name) for r in rows] for name in RAW_SCHEMA.names}
+    return pa.table(columns, schema=RAW_SCHEMA)
+
+
+def records_to_parsed(records: Iterable[Any], *, first_index: int = 0) -> Parsed:
+    """Coerce canonical records one by one (errors carry each record's index)."""
+    rows, errors, total = [], [], 0
+    for i, rec in enumerate(records, start=first_index):
+        total += 1
+        try:
+            row = coerce_record(rec)
+        except RowInvalid as exc:
+            errors.append(RowError(i, exc.field, exc.message))
+            continue
+        row["_row"] = i
+        rows.append(row)
+    return Parsed(rows_to_table(rows), errors, total)
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Add missing RAW_SCHEMA columns as nulls and cast present ones, in schema order."""
+    n = table.num_rows
+    cols = []
+    for f in RAW_SCHEMA:
+        if f.name in table.column_names:
+            col = table.column(f.name)
+            cols.append(col if col.type == f.type else pc.cast(col, f.type, safe=f.name == "_row"))
+        else:
+            cols.append(pa.nulls(n, f.type))
+    return pa.table(cols, schema=RAW_SCHEMA)
+
+
+# -- column-wise validation --------------------------------------------------------------------
+
+
+def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[RowError]]:
+    """Drop rows that break a rule; return the kept rows (normalised) and one error per
+    dropped row (its first broken rule)."""
+    table = conform(table)
+    now = now or datetime.now(UTC)
+    n = table.num_rows
+    if n == 0:
+        return table, []
+    bad = pa.array([False] * n)
+    errors: dict[int, RowError] = {}
+    rows = table.column("_row")
+
+    def rule(mask: pa.ChunkedArray | pa.Array, field_name: str, message: str) -> None:
+        nonlocal bad
+        mask = pc.fill_null(mask, False)
+        new = pc.and_(mask, pc.invert(bad))
+        if pc.any(new).as_py():
+            for idx in pc.indices_nonzero(new).to_pylist():
+                errors[idx] = RowError(rows[idx].as_py(), field_name, message)
+            bad = pc.or_(bad, mask)
+
+    ts = table.column("timestamp")
+    rule(pc.is_null(ts), "timestamp", "is required")
+    rule(
+        pc.greater(ts, pa.scalar(now + MAX_FUTURE, pa.timestamp("ms", tz="UTC"))),
+        "timestamp",
+        "is in the future (more than a day ahead of the server clock)",
+    )
+    rule(
+        pc.less(ts, pa.scalar(EARLIEST, pa.timestamp("ms", tz="UTC"))),
+        "timestamp",
+        "is before 2015-01-01",
+    )
+    for name in ("provider", "model"):
+        col = pc.utf8_trim_whitespace(table.column(name))
+        rule(pc.or_(pc.is_null(col), pc.equal(col, "")), name, "is required")
+        rule(pc.greater(pc.utf8_length(col), MAX_LABEL_LEN), name, "is longer than 256 characters")
+    for name in ("input_tokens", "output_tokens"):
+        rule(pc.is_null(table.column(name)), name, "is required")
+    for name in TOKEN_FIELDS:
+        col = table.column(name)
+        rule(pc.less(col, 0), name, "must not be negative")
+        rule(
+            pc.greater(col, MAX_TOKENS_PER_CALL),
+            name,
+            f"is not a plausible token count for one call (> {MAX_TOKENS_PER_CALL:,})",
+        )
+    inp = table.column("input_tokens")
+    cached = pc.fill_null(table.column("cached_input_tokens"), 0)
+    written = pc.fill_null(table.column("cache_write_tokens"), 0)
+    rule(
+        pc.greater(pc.add(cached, written), inp),
+        "cached_input_tokens",
+        "cached + cache-write tokens exceed input_tokens (input_tokens includes them)",
+    )
+    rule(
+        pc.greater(
+            pc.fill_null(table.column("reasoning_tokens"), 0), table.column("output_tokens")
+        ),
+        "reasoning_tokens",
+        "exceed output_tokens (output_tokens includes them)",
+    )
+    lat = table.column("latency_ms")
+    rule(
+        pc.or_(pc.less(lat, 0), pc.greater(lat, 86_400_000)),
+        "latency_ms",
+        "must be between 0 and one day",
+    )
+    cost = table.column("reported_cost_usd")
+    rule(
+        pc.or_(pc.less(cost, 0), pc.greater(cost, 1_000_000)),
+        "cost_usd",
+        "must be between 0 and 1,000,000",
+    )
+
+    status = pc.utf8_lower(pc.fill_null(table.column("status"), "success"))
+    status = pc.if_else(pc.is_in(status, pa.array(["ok", "succeeded", ""])), "success", status)
+    status = pc.if_else(pc.is_in(status, pa.array(["failed", "failure"])), "error", status)
+    rule(
+        pc.invert(pc.is_in(status, pa.array(["success", "error"]))),
+        "status",
+        "must be 'success' or 'error'",
+    )
+    tier = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(table.column("service_tier"), "")))
+    tier = pc.if_else(
+        pc.is_in(tier, pa.array(["", "default", "auto", "on_demand"])), "standard", tier
+    )
+    rule(
+        pc.invert(pc.is_in(tier, pa.array(SERVICE_TIERS))),
+        "service_tier",
+        f"must be one of {', '.join(SERVICE_TIERS)}",
+    )
+    rid = table.column("request_id")
+    rule(pc.greater(pc.utf8_length(rid), MAX_ID_LEN), "request_id", "is longer than 256 characters")
+    rule(pc.match_substring_regex(rid, r"[\x00-\x1f]"), "request_id", "contains control characters")
+    for name in ("project", "feature", "end_user", "finish_reason"):
+        rule(
+            pc.greater(pc.utf8_length(table.column(name)), MAX_LABEL_LEN),
+            name,
+            "is longer than 256 characters",
+        )
+
+    provider = pc.utf8_lower(pc.utf8_trim_whitespace(table.column("provider")))
+    for alias, canonical in PROVIDER_ALIASES.items():
+        provider = pc.if_else(pc.equal(provider, alias), canonical, provider)
+    table = (
+        table.set_column(table.schema.get_field_index("provider"), "provider", provider)
+        .set_column(
+            table.schema.get_field_index("model"),
+            "model",
+            pc.utf8_trim_whitespace(table.column("model")),
+        )
+        .set_column(table.schema.get_field_index("status"), "status", status)
+        .set_column(table.schema.get_field_index("service_tier"), "service_tier", tier)
+        .set_column(
+            table.schema.get_field_index("finish_reason"),
+            "finish_reason",
+            pc.utf8_lower(pc.fill_null(table.column("finish_reason"), "")),
+        )
+    )
+    kept = table.filter(pc.invert(bad))
+    return kept, [errors[i] for i in sorted(errors)]
+
+
+# -- column-wise pricing -----------------------------------------------------------------------
+
+
+def price(table: pa.Table, pricer: Pricer) -> pa.Table:
+    """Add ``cost_usd`` (null = unpriced) and ``price_source`` columns.
+
+    One price lookup per (provider, model, tier) group; long-context tiers are applied per row
+    by threshold; only models whose price depends on the request time are priced row by row."""
+    n = table.num_rows
+    provider = table.column("provider")
+    model = table.column("model")
+    tier = table.column("service_tier")
+    key = pc.binary_join_element_wise(provider, pc.utf8_lower(model), tier, "\x1f")
+    uniques = pc.unique(key).to_pylist()
+    slot = pc.index_in(key, value_set=pa.array(uniques, pa.string()))
+
+    per_group = []
+    row_priced: list[str] = []
+    for k in uniques:
+        prov, mod, tr = k.split("\x1f")
+        if pricer.is_time_sensitive(prov, mod):
+            row_priced.append(k)
+            per_group.append(None)
+        else:
+            per_group.append(pricer.unit_prices(prov, mod, tr))
+
+    def take(values: list[Any], typ: pa.DataType) -> pa.ChunkedArray | pa.Array:
+        return pc.take(pa.array(values, typ), slot)
+
+    inp = pc.cast(table.column("input_tokens"), pa.float64())
+    cached = pc.cast(pc.fill_null(table.column("cached_input_tokens"), 0), pa.float64())
+    write = pc.cast(pc.fill_null(table.column("cache_write_tokens"), 0), pa.float64())
+    out = pc.cast(table.column("output_tokens"), pa.float64())
+    uncached = pc.subtract(pc.subtract(inp, cached), write)
+
+    def cost_with(prices: list[Any]) -> Any:
+        def col(attr: str) -> Any:
+            return take([getattr(p, attr) if p else None for p in prices], pa.float64())
+
+        total = pc.add(
+            pc.add(
+                pc.multiply(uncached, col("input_mtok")),
+                pc.multiply(cached, col("cached_input_mtok")),
+            ),
+            pc.add(
+                pc.multiply(write, col("cache_write_mtok")),
+                pc.multiply(out, col("output_mtok")),
+            ),
+        )
+        return pc.add(pc.divide(total, 1_000_000.0), col("request_usd"))
+
+    cost = cost_with(per_group)
+    # Long-context tiers: the price of every token changes once input_tokens passes a threshold.
+    thresholds = sorted({t for p in per_group if p for t, _ in p.tiers})
+    for threshold in thresholds:
+        above = [dict(p.tiers).get(threshold) if p else None for p in per_group]
+        if not any(above):
+            continue
+        alt = cost_with(above)
+        use = pc.and_(pc.greater(table.column("input_tokens"), threshold), pc.is_valid(alt))
+        cost = pc.if_else(use, alt, cost)
+    unknown = f"unpriced: not in {pricer.snapshot}"
+    source = take([p.source if p else unknown for p in per_group], pa.string())
+
+    if row_priced:
+        cost_list = cost.to_pylist() if n else []
+        source_list = source.to_pylist() if n else []
+        needs = pc.is_in(key, value_set=pa.array(row_priced, pa.string()))
+        for i in pc.indices_nonzero(needs).to_pylist():
+            p = pricer.unit_prices(
+                provider[i].as_py(),
+                model[i].as_py(),
+                tier[i].as_py(),
+                table.column("timestamp")[i].as_py(),
+            )
+            if p is None:
+                cost_list[i], source_list[i] = None, unknown
+                continue
+            cost_list[i] = p.cost(
+                input_tokens=table.column("input_tokens")[i].as_py(),
+                output_tokens=table.column("output_tokens")[i].as_py(),
+                cached_input_tokens=int(cached[i].as_py()),
+                cache_write_tokens=int(write[i].as_py()),
+            )
+            source_list[i] = p.source
+        cost = pa.array(cost_list, pa.float64())
+        source = pa.array(source_list, pa.string())
+    return table.append_column("cost_usd", cost).append_column("price_source", source)
