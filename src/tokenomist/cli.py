@@ -69,5 +69,5 @@ def _register_domain_commands() -> None:
         importlib.import_module(f"tokenomist.{name}.cli").register(app)
 
 
-DOMAIN_CLIS: list[str] = ["auth"]
+DOMAIN_CLIS: list[str] = ["auth", "verify"]
 _register_domain_commands()

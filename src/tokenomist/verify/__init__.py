@@ -1,0 +1,1 @@
+"""Black-box verification of a deployment: probe, classify by real cause, gate, report."""

@@ -1,0 +1,88 @@
+"""Every failed check gets a class from the signature catalogue; failures sharing a root cause
+(same signature, same subject) become one finding listing the checks they affected."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from tokenomist.verify.schemas import Check
+from tokenomist.verify.signatures import Match, Signature, address_in, default_catalogue, match
+
+
+@dataclass
+class Group:
+    signature: Signature
+    subject: str
+    checks: list[Check]
+    match: Match
+    values: dict[str, str] = field(default_factory=dict)  # host, port, subject, check
+
+    @property
+    def key(self) -> str:
+        return f"{self.signature.id}@{self.subject}"
+
+    def fill(self, text: str) -> str:
+        """Fill {host}/{port}/{subject}/{check} placeholders; unknown ones read 'unknown'."""
+        return text.format_map(_Default(self.values))
+
+
+class _Default(dict):
+    def __missing__(self, key: str) -> str:
+        return f"<{key} unknown>"
+
+
+def classify(
+    checks: list[Check],
+    catalogue: tuple[Signature, ...] | list[Signature] | None = None,
+    *,
+    log_lines: list[str] | None = None,
+) -> list[Group]:
+    """Groups of failed checks by (signature, subject), in the order they were first seen."""
+    catalogue = catalogue or default_catalogue()
+    groups: dict[str, Group] = {}
+    by_key: dict[str, list[Check]] = defaultdict(list)
+    for check in checks:
+        if not check.failed:
+            continue
+        m = match([*check.signals, f"check:{check.kind}"], catalogue)
+        key = f"{m.signature.id}@{check.subject}"
+        by_key[key].append(check)
+        if key not in groups:
+            values = {"subject": check.subject, "check": check.name}
+            values.update(address_in(check.signals + check.evidence))
+            values.update(m.values)
+            groups[key] = Group(m.signature, check.subject, [], m, values)
+        groups[key].checks.append(check)
+    # A log line naming the subject's address completes a host the health body did not give.
+    for g in groups.values():
+        if "host" not in g.values and log_lines:
+            related = related_log_lines(g, log_lines)
+            g.values.update(address_in(related))
+    return list(groups.values())
+
+
+_SUBJECT_WORDS = {
+    "cache": ("redis", "cache"),
+    "database": ("postgres", "sqlite", "database", "sql"),
+    "analytics": ("clickhouse", "chdb", "analytics"),
+}
+
+
+def related_log_lines(group: Group, log_lines: list[str], limit: int = 3) -> list[str]:
+    """Log lines that the group's signature matches and that name its subject (when the
+    subject is a dependency), most specific first."""
+    words = _SUBJECT_WORDS.get(group.subject, ())
+    matching: list[str] = []
+    naming_host: list[str] = []
+    host = group.values.get("host")
+    for line in log_lines:
+        low = line.lower()
+        if words and not any(w in low for w in words):
+            continue
+        if any(p.search(line) for p in group.signature.patterns):
+            matching.append(line.strip())
+        elif host and host in line:
+            naming_host.append(line.strip())
+    # Lines the signature itself matches say the most; lines merely naming the host come after.
+    return (matching or naming_host)[:limit]

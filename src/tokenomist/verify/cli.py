@@ -1,0 +1,150 @@
+"""``tokenomist verify`` and ``tokenomist loop``."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import typer
+
+from tokenomist.verify import gate, report, service
+from tokenomist.verify.loop import LoopOptions, run_loop
+
+
+def _options(
+    target: str,
+    user: str | None,
+    password: str | None,
+    user2: str | None,
+    password2: str | None,
+    token: str | None,
+    suite: list[str],
+    baseline: Path | None,
+    out: Path,
+    concurrency: int,
+    thresholds: Path | None,
+    log: Path | None,
+) -> service.VerifyOptions:
+    if bool(user) != bool(password):
+        raise typer.BadParameter("--user and --password go together (or set both env vars)")
+    if bool(user2) != bool(password2):
+        raise typer.BadParameter("--user2 and --password2 go together")
+    try:
+        limits = gate.load_thresholds(thresholds)
+        base = service.load_baseline(baseline)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    return service.VerifyOptions(
+        target=target,
+        user=(user, password) if user and password else None,
+        user2=(user2, password2) if user2 and password2 else None,
+        token=token,
+        suites=list(suite),
+        baseline=base,
+        concurrency=concurrency,
+        thresholds=limits,
+        log_path=log,
+        out_dir=out,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def verify(
+        target: str = typer.Option(..., help="Base URL of the deployment, e.g. http://host:8000"),
+        user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER", help="Login email."),
+        password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
+        user2: str = typer.Option(
+            None,
+            envvar="TOKENOMIST_VERIFY_USER2",
+            help="Second user (isolation); registered "
+            "through /auth/register when omitted and sign-up is on.",
+        ),
+        password2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD2"),
+        token: str = typer.Option(
+            None,
+            envvar="TOKENOMIST_VERIFY_TOKEN",
+            help="An access token issued elsewhere (e.g. another instance) that must be accepted.",
+        ),
+        suite: list[str] = typer.Option([], help="pytest suite to run against the target."),
+        baseline: Path = typer.Option(None, help="report.json of a previous run."),
+        out: Path = typer.Option(Path("verify-out"), help="Directory for the four outputs."),
+        concurrency: int = typer.Option(7, min=1, help="Concurrent golden paths."),
+        thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
+        log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
+        worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
+    ) -> None:
+        """Verify a deployment end to end; exit 0 go, 1 no_go, 3 inconclusive."""
+        opts = _options(
+            target,
+            user,
+            password,
+            user2,
+            password2,
+            token,
+            suite,
+            baseline,
+            out,
+            concurrency,
+            thresholds,
+            log,
+        )
+        doc = asyncio.run(service.verify(opts))
+        paths = report.write_all(doc, out, worklog=worklog)
+        typer.echo(f"{report.DECISION_WORDS[doc['decision']]}: {target}")
+        for reason in doc["decision_reasons"]:
+            typer.echo(f"  - {reason}")
+        for f in doc["findings"]:
+            typer.echo(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
+        typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+        sys.exit(doc["exit_code"])
+
+    @app.command()
+    def loop(
+        target: str = typer.Option(..., help="Base URL the deploy serves on."),
+        deploy: str = typer.Option(..., help="Shell command that deploys the new build."),
+        rollback: str = typer.Option(None, help="Shell command that restores the previous build."),
+        ready_timeout: float = typer.Option(120.0, help="Seconds to wait for /health/ready."),
+        max_iterations: int = typer.Option(1, min=1, help="Deploy attempts on inconclusive."),
+        user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER"),
+        password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
+        user2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER2"),
+        password2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD2"),
+        suite: list[str] = typer.Option([], help="pytest suite to run against the target."),
+        baseline: Path = typer.Option(None, help="report.json of the current good build."),
+        out: Path = typer.Option(Path("verify-out"), help="Output directory."),
+        concurrency: int = typer.Option(7, min=1),
+        thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
+        log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
+        worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
+    ) -> None:
+        """Deploy, verify, and roll back a regression; exit 0 go, 1 rolled back/no_go, 3."""
+        opts = _options(
+            target,
+            user,
+            password,
+            user2,
+            password2,
+            None,
+            suite,
+            baseline,
+            out,
+            concurrency,
+            thresholds,
+            log,
+        )
+        code = asyncio.run(
+            run_loop(
+                LoopOptions(
+                    verify=opts,
+                    deploy=deploy,
+                    rollback=rollback,
+                    ready_timeout_s=ready_timeout,
+                    max_iterations=max_iterations,
+                    worklog=worklog,
+                )
+            )
+        )
+        typer.echo(f"loop finished with exit {code}; worklog: {worklog or out / 'worklog.md'}")
+        sys.exit(code)

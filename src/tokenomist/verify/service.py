@@ -1,0 +1,189 @@
+"""One verify run: probes and suites → classification → whys → baseline → gate → report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from tokenomist import __version__
+from tokenomist.verify import baseline as baseline_mod
+from tokenomist.verify import confirm, gate, report, suites
+from tokenomist.verify.classify import classify
+from tokenomist.verify.probes import Verifier
+from tokenomist.verify.schemas import Check, Finding
+from tokenomist.verify.signatures import default_catalogue
+from tokenomist.verify.whys import five_whys
+
+STARTUP_MARKERS = ("startup failed", "startup.failed")
+
+
+@dataclass
+class VerifyOptions:
+    target: str
+    user: tuple[str, str] | None = None
+    user2: tuple[str, str] | None = None
+    token: str | None = None
+    suites: list[str] = field(default_factory=list)
+    baseline: dict[str, Any] | None = None
+    concurrency: int = 7
+    thresholds: gate.Thresholds = field(default_factory=gate.Thresholds)
+    log_path: Path | None = None  # the target's log, quoted as evidence when given
+    out_dir: Path = Path("verify-out")
+    suite_timeout_s: float = 900.0
+    run_timeout_s: float = 180.0
+
+
+def read_log(path: Path | None, limit: int = 5000) -> list[str]:
+    if path is None or not path.exists():
+        return []
+    return path.read_text(errors="replace").splitlines()[-limit:]
+
+
+async def verify(opts: VerifyOptions) -> dict[str, Any]:
+    started = datetime.now(UTC)
+    verifier = Verifier(
+        opts.target,
+        thresholds=opts.thresholds,
+        user=opts.user,
+        user2=opts.user2,
+        token=opts.token,
+        concurrency=opts.concurrency,
+        run_timeout_s=opts.run_timeout_s,
+    )
+    await verifier.run()
+    checks: list[Check] = list(verifier.checks)
+    log_lines = read_log(opts.log_path)
+    if not verifier.reachable:
+        _attach_startup_lines(checks, log_lines)
+
+    suite_results: list[suites.SuiteResult] = []
+    if verifier.reachable:
+        env = suite_env(opts, verifier)
+        for i, path in enumerate(opts.suites):
+            result = await asyncio.to_thread(
+                suites.run_suite,
+                path,
+                env=env,
+                out_dir=opts.out_dir / "suites",
+                index=i,
+                timeout_s=opts.suite_timeout_s,
+                retries=opts.thresholds.retries,
+            )
+            suite_results.append(result)
+            checks.extend(result.checks)
+    else:
+        for path in opts.suites:
+            checks.append(Check(f"suite:{path}", "suite", "skipped", 0.0, "target unreachable"))
+
+    base = baseline_mod.compare(checks, opts.baseline) if opts.baseline else None
+    findings = await build_findings(checks, opts, log_lines, base)
+    decision = gate.decide(
+        checks,
+        findings,
+        opts.thresholds,
+        target_reachable=verifier.reachable,
+        suites=[s.summary() for s in suite_results],
+    )
+    doc: dict[str, Any] = {
+        "target": opts.target,
+        "started_at": started.isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verifier_version": __version__,
+        "decision": decision.decision,
+        "exit_code": decision.exit_code,
+        "decision_reasons": decision.reasons,
+        "target_info": _target_info(verifier.health),
+        "dependencies": verifier.dependencies,
+        "checks": [c.as_dict() for c in checks],
+        "findings": [f.as_dict() for f in findings],
+        "suites": [s.summary() for s in suite_results],
+        "thresholds": asdict(opts.thresholds),
+    }
+    if base is not None:
+        doc["baseline"] = base
+    doc["next_steps"] = report.next_steps(doc)
+    return doc
+
+
+def suite_env(opts: VerifyOptions, verifier: Verifier) -> dict[str, str]:
+    env = {"TOKENOMIST_VERIFY_TARGET": opts.target}
+    if verifier.users:
+        first = verifier.users[0]
+        env["TOKENOMIST_VERIFY_USER"] = first.email
+        env["TOKENOMIST_VERIFY_PASSWORD"] = first.password
+    if len(verifier.users) > 1:
+        env["TOKENOMIST_VERIFY_USER2"] = verifier.users[1].email
+        env["TOKENOMIST_VERIFY_PASSWORD2"] = verifier.users[1].password
+    return env
+
+
+def _attach_startup_lines(checks: list[Check], log_lines: list[str]) -> None:
+    """The target never came up: its start-up line (when we have its log) is the evidence."""
+    lines = [ln.strip() for ln in log_lines if any(m in ln for m in STARTUP_MARKERS)]
+    if not lines:
+        return
+    for c in checks:
+        if c.name == "health.ready":
+            c.signals = [*lines, *c.signals]
+            c.evidence = [*c.evidence, *(f"log: {ln}" for ln in lines[:2])]
+
+
+async def build_findings(
+    checks: list[Check],
+    opts: VerifyOptions,
+    log_lines: list[str],
+    base: dict[str, Any] | None,
+) -> list[Finding]:
+    groups = classify(checks, default_catalogue(), log_lines=log_lines)
+    target = urlsplit(opts.target)
+    findings: list[Finding] = []
+    for n, g in enumerate(groups, 1):
+        if g.subject == "target" and "host" not in g.values and target.hostname:
+            g.values["host"] = target.hostname
+            g.values["port"] = str(target.port or (443 if target.scheme == "https" else 80))
+        probe = await confirm.run_for(g, opts.target)
+        first = g.checks[0].name
+        whys = five_whys(
+            g,
+            probe=probe,
+            log_lines=log_lines,
+            baseline_status=baseline_mod.status_of(first, base),
+            baseline_when=(base or {}).get("against"),
+        )
+        klass = g.signature.klass
+        findings.append(
+            Finding(
+                id=f"F{n}",
+                klass=klass,  # type: ignore[arg-type]
+                title=f"{g.signature.title} — {g.subject}",
+                signature=g.signature.id,
+                subject=g.subject,
+                affected=[c.name for c in g.checks],
+                cause=g.fill(g.signature.cause),
+                fix=g.fill(g.signature.fix),
+                confirm_probe=g.fill(g.signature.confirm_probe),
+                whys=whys,
+                matched=g.match.text[:300],
+            )
+        )
+    return findings
+
+
+def _target_info(health: dict[str, Any] | None) -> dict[str, Any]:
+    if not health:
+        return {}
+    return {k: health.get(k) for k in ("status", "version", "environment", "uptime_s")}
+
+
+def load_baseline(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"baseline {path}: {exc}") from exc

@@ -1,0 +1,97 @@
+"""Five whys per finding. Every step cites evidence (probe result, error text, health field,
+log line, baseline) or says "unknown" and names the probe that would decide it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tokenomist.verify.classify import Group, related_log_lines
+from tokenomist.verify.schemas import Why
+
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """A confirm probe the verifier ran itself (e.g. resolve_host nonexistent.invalid)."""
+
+    probe: str
+    target: str
+    ok: bool
+    detail: str
+
+    def quote(self) -> str:
+        outcome = "ok" if self.ok else "failed"
+        return f"probe {self.probe}({self.target}) from the verifier: {outcome}: {self.detail}"
+
+
+def five_whys(
+    group: Group,
+    *,
+    probe: ProbeResult | None = None,
+    log_lines: list[str] | None = None,
+    baseline_status: str | None = None,
+    baseline_when: str | None = None,
+) -> list[Why]:
+    sig = group.signature
+    first = group.checks[0]
+    names = ", ".join(c.name for c in group.checks)
+    symptom = first.message or f"{first.name} failed"
+    logs = related_log_lines(group, log_lines or [])
+    confirm = group.fill(sig.confirm_probe)
+
+    whys = [
+        Why(
+            f"Why did {names} fail? {symptom}",
+            first.evidence[0] if first.evidence else _signal_text(group) or UNKNOWN,
+            None if first.evidence else confirm,
+        ),
+        Why(
+            f"Why did that happen? {group.fill(sig.cause)}",
+            f'signature {sig.id} matched "{group.match.text[:300]}"',
+        ),
+    ]
+    mechanism = f"Why is that? {group.fill(sig.mechanism)}"
+    if probe is not None:
+        whys.append(Why(mechanism, probe.quote()))
+    elif logs:
+        whys.append(Why(mechanism, f"log: {logs[0]}"))
+    else:
+        whys.append(Why(mechanism, UNKNOWN, confirm))
+
+    if baseline_status == "new":
+        whys.append(
+            Why(
+                "Why now? It is new in this deployment",
+                f"baseline run {baseline_when}: {first.name} passed",
+            )
+        )
+    elif baseline_status in ("still_failing", "flaky"):
+        whys.append(
+            Why(
+                "Why now? It is not new",
+                f"baseline run {baseline_when}: {first.name} was already {baseline_status}",
+            )
+        )
+    else:
+        whys.append(
+            Why(
+                "Why now? Whether this deployment introduced it is unknown (no baseline)",
+                UNKNOWN,
+                "verify --baseline <report.json of the previous deployment>",
+            )
+        )
+
+    root = f"Why is it configured or built that way (root cause)? {group.fill(sig.root)}"
+    # The log line already quoted in step 3 is reused only when a probe answered step 3.
+    root_log = logs[1] if len(logs) > 1 else (logs[0] if logs and probe is not None else None)
+    if root_log:
+        whys.append(Why(root, f"log: {root_log}"))
+    else:
+        whys.append(Why(root, UNKNOWN, confirm))
+    return whys
+
+
+def _signal_text(group: Group) -> str:
+    texts = [s for c in group.checks for s in c.signals if ":" not in s.split(" ")[0]]
+    return texts[0] if texts else ""
