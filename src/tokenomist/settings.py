@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     # ``login_max_failures``). Higher than per email: many users may share one NAT address.
     login_ip_max_failures: int = 30
     # --- usage ---
+    demo: bool = False  # seed a demo org + user + synthetic workload at start (prints login)
     # --- analyst ---
     analyst_max_concurrent_runs: int = 3  # per user; more → 429 rate_limited
     analyst_run_timeout_s: float = 300.0  # a run past this fails with code "timeout"
@@ -93,6 +94,8 @@ class Settings(BaseSettings):
     # --- realtime ---
     bus_max_events_per_run: int = 10_000  # ring size / stream MAXLEN per run
     bus_ttl_s: int = 24 * 3600  # a run's events are kept this long after its last event
+    bus_max_runs: int = 10_000  # runs held in process memory (memory bus / Redis mirror)
+    bus_mirror_ttl_s: float = 600.0  # in-process copy of a Redis-stored run, for the fallback
     bus_block_ms: int = 5_000  # XREAD BLOCK slice for live tails of other instances' runs
     bus_redis_max_connections: int = 1_000  # blocking readers hold one connection each
     ws_rate_limit: int = 120  # client frames per user per window (all its connections)

@@ -152,3 +152,29 @@ async def test_redis_failure_mid_run_continues_seq_on_mirror(redis_url, redis_pr
         assert [e.seq for e in await bus.replay(run_id)] == [1, 2, 3, 4]
     finally:
         await bus.close()
+
+
+async def test_memory_keeps_at_most_max_runs_evicting_least_recent_first():
+    bus = MemoryBus(max_runs=3)
+    for rid in ("a", "b", "c"):
+        await bus.publish(rid, "agent_started", AGENT)
+    await bus.publish("a", "agent_thinking", {"agent": "triage", "text": "x"})  # a is recent
+    await bus.publish("d", "agent_started", AGENT)
+    assert [r for r in "abcd" if bus.has_run(r)] == ["a", "c", "d"]
+
+
+async def test_mirror_drops_redis_stored_runs_early_but_keeps_fallback_runs():
+    now = [0.0]
+    mirror = MemoryBus(ttl_s=1000, clock=lambda: now[0])
+    mirror.append(_event("stored", 1), ttl_s=10)
+    await mirror.publish("fell-back", "agent_started", AGENT)
+    now[0] = 50.0
+    await mirror.publish("other", "agent_started", AGENT)  # triggers the sweep
+    assert not mirror.has_run("stored")
+    assert mirror.has_run("fell-back")
+
+
+def _event(run_id: str, seq: int):
+    from tokenomist.realtime.protocol import ServerEvent
+
+    return ServerEvent(type="agent_started", run_id=run_id, seq=seq, ts="t", data=AGENT)

@@ -81,6 +81,7 @@ class _Run:
     last_seq: int = 0
     terminal: bool = False
     touched: float = 0.0
+    ttl_s: float = 0.0
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def after(self, seq: int) -> list[ServerEvent]:
@@ -97,7 +98,9 @@ class _Run:
 
 
 class MemoryBus:
-    """In-process store: one bounded ring per run. Single event loop; no locking needed."""
+    """In-process store: one bounded ring per run, at most ``max_runs`` runs (the least recently
+    active run without a reader goes first), each dropped ``ttl_s`` after its last event.
+    Single event loop; no locking needed."""
 
     backend = "memory"
 
@@ -106,18 +109,20 @@ class MemoryBus:
         max_events: int = 10_000,
         ttl_s: float = 24 * 3600,
         clock: Callable[[], float] = time.monotonic,
+        max_runs: int = 10_000,
     ) -> None:
         self.max_events = max_events
         self.ttl_s = ttl_s
+        self.max_runs = max_runs
         self._clock = clock
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, _Run] = {}  # least recently active first
         self._readers: dict[str, int] = {}
-        self._next_sweep = clock() + min(ttl_s, 60.0)
+        self._next_sweep = clock() + min(ttl_s, 30.0)
 
     def _run(self, run_id: str) -> _Run:
         run = self._runs.get(run_id)
         if run is None:
-            run = _Run(deque(maxlen=self.max_events), touched=self._clock())
+            run = _Run(deque(maxlen=self.max_events), touched=self._clock(), ttl_s=self.ttl_s)
             self._runs[run_id] = run
         return run
 
@@ -139,10 +144,12 @@ class MemoryBus:
         self.append(event)
         return event
 
-    def append(self, event: ServerEvent) -> None:
-        """Store an event whose ``seq`` was assigned elsewhere (the Redis mirror)."""
+    def append(self, event: ServerEvent, ttl_s: float | None = None) -> None:
+        """Store an event whose ``seq`` was assigned elsewhere (the Redis mirror). ``ttl_s``
+        overrides how long the run is kept after this event."""
         assert event.run_id is not None and event.seq is not None
         run = self._run(event.run_id)
+        run.ttl_s = self.ttl_s if ttl_s is None else ttl_s
         if event.seq <= run.last_seq:
             return  # already stored
         if event.seq != run.last_seq + 1:
@@ -153,9 +160,10 @@ class MemoryBus:
         run.last_seq = event.seq
         run.terminal = run.terminal or event.is_terminal
         run.touched = self._clock()
+        self._runs[event.run_id] = self._runs.pop(event.run_id)  # now the most recent
         wake, run.wake = run.wake, asyncio.Event()
         wake.set()
-        if run.touched >= self._next_sweep:
+        if run.touched >= self._next_sweep or len(self._runs) > self.max_runs:
             self._sweep()
 
     async def replay(self, run_id: str, after_seq: int = 0) -> list[ServerEvent]:
@@ -187,13 +195,21 @@ class MemoryBus:
 
     def _sweep(self) -> None:
         now = self._clock()
-        self._next_sweep = now + min(self.ttl_s, 60.0)
+        self._next_sweep = now + min(self.ttl_s, 30.0)
+        excess = len(self._runs) - self.max_runs
         for run_id in [
             rid
             for rid, run in self._runs.items()
-            if now - run.touched >= self.ttl_s and rid not in self._readers
+            if now - run.touched >= run.ttl_s and rid not in self._readers
         ]:
             del self._runs[run_id]
+            excess -= 1
+        for run_id in list(self._runs):
+            if excess <= 0:
+                break
+            if run_id not in self._readers:
+                del self._runs[run_id]
+                excess -= 1
 
     async def close(self) -> None:
         self._runs.clear()
@@ -207,9 +223,19 @@ class ResilientBus:
 
     backend = "redis"
 
-    def __init__(self, primary: RedisStreamBus, mirror: MemoryBus, retry_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        primary: RedisStreamBus,
+        mirror: MemoryBus,
+        *,
+        mirror_ttl_s: float = 600.0,
+        retry_s: float = 30.0,
+    ) -> None:
         self.primary = primary
         self.mirror = mirror
+        # Runs stored in Redis stay in the mirror only while they may still need the fallback;
+        # runs that fell back keep the mirror's full TTL (Redis never got their tail).
+        self.mirror_ttl_s = mirror_ttl_s
         self.retry_s = retry_s
         self.breaker = CircuitBreaker("redis-bus", failure_threshold=1, reset_after_s=2.0)
         self._pinned: set[str] = set()  # runs that publish on the mirror for good
@@ -249,7 +275,7 @@ class ResilientBus:
             except (aioredis.RedisError, OSError, TimeoutError) as exc:
                 self._fail("publish", exc)
             else:
-                self.mirror.append(event)
+                self.mirror.append(event, ttl_s=self.mirror_ttl_s)
                 return event
             self._pinned.add(run_id)
         return await self.mirror.publish(run_id, type, data)
@@ -303,7 +329,9 @@ class ResilientBus:
 
 
 def build_bus(settings: Settings) -> MemoryBus | ResilientBus:
-    mirror = MemoryBus(settings.bus_max_events_per_run, settings.bus_ttl_s)
+    mirror = MemoryBus(
+        settings.bus_max_events_per_run, settings.bus_ttl_s, max_runs=settings.bus_max_runs
+    )
     if not settings.redis_url:
         return mirror
     from tokenomist.realtime.bus_redis import RedisStreamBus
@@ -317,4 +345,4 @@ def build_bus(settings: Settings) -> MemoryBus | ResilientBus:
         max_connections=settings.bus_redis_max_connections,
         timeout_s=min(settings.startup_timeout_s, 2.0),
     )
-    return ResilientBus(primary, mirror)
+    return ResilientBus(primary, mirror, mirror_ttl_s=settings.bus_mirror_ttl_s)
