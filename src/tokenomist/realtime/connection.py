@@ -83,6 +83,8 @@ class Connection:
         )
         try:
             await self._receive_loop()
+        except (WebSocketDisconnect, OSError):
+            pass  # the client went away mid-send; its runs go on without it
         finally:
             self._closed = True
             for task in self._followers.values():
@@ -235,7 +237,7 @@ class Connection:
                 await self.send(event)
                 self.delivered[run_id] = event.seq or 0
         except BusError as exc:
-            with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
                 await self.send_error(exc.code, str(exc), run_id=run_id)
-        except (WebSocketDisconnect, RuntimeError):
+        except (WebSocketDisconnect, RuntimeError, OSError):
             return  # the socket went away; the run goes on without it
