@@ -74,6 +74,9 @@ def _domain_routers() -> list:
 
     routers += [auth_endpoints.router, auth_endpoints.api_keys_router]
     # --- usage ---
+    from tokenomist.usage import endpoints as usage_endpoints
+
+    routers.append(usage_endpoints.router)
     # --- analyst ---
     # --- realtime ---
     from tokenomist.realtime import endpoints as realtime_endpoints
@@ -93,5 +96,9 @@ def _domain_lifecycles() -> list:
     from tokenomist.realtime import lifecycle as realtime_lifecycle
 
     modules.append(realtime_lifecycle)
+    # --- usage ---
+    from tokenomist.usage import lifecycle as usage_lifecycle
+
+    modules.append(usage_lifecycle)
     # --- analyst ---
     return modules

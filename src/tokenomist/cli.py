@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 
 import typer
@@ -20,8 +21,11 @@ def serve(
     host: str = typer.Option(None, help="Bind address (default: settings host)."),
     port: int = typer.Option(None, help="Port (default: settings port)."),
     reload: bool = typer.Option(False, help="Reload on code changes (development)."),
+    demo: bool = typer.Option(False, "--demo", help="Seed a demo org, user and workload."),
 ) -> None:
     """Run the API server."""
+    if demo:  # the app factory reads its settings from the environment
+        os.environ["TOKENOMIST_DEMO"] = "true"
     settings = Settings()
     uvicorn.run(
         "tokenomist.app:create_app",
@@ -69,5 +73,5 @@ def _register_domain_commands() -> None:
         importlib.import_module(f"tokenomist.{name}.cli").register(app)
 
 
-DOMAIN_CLIS: list[str] = ["auth", "verify"]
+DOMAIN_CLIS: list[str] = ["auth", "verify", "usage"]
 _register_domain_commands()
