@@ -1,0 +1,181 @@
+"""Grouping, whys, baseline, gate and the four outputs, on checks as the probes record them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from tokenomist.verify import baseline, gate, report
+from tokenomist.verify.classify import classify
+from tokenomist.verify.schemas import Check
+from tokenomist.verify.service import VerifyOptions, build_findings
+from tokenomist.verify.whys import ProbeResult, five_whys
+
+DNS_TEXT = "Error -3 connecting to pg.internal:5432. Temporary failure in name resolution."
+
+
+def unreachable(name: str, kind: str) -> Check:
+    return Check(name, kind, "failed", 3.0, f"{name}: DNS", signals=[DNS_TEXT],
+                 evidence=[f"{name}: {DNS_TEXT}"], attempts=[False, False])
+
+
+def passed(name: str, kind: str = "auth") -> Check:
+    return Check(name, kind, "passed", 1.0, "ok", attempts=[True])
+
+
+def test_one_root_cause_is_one_finding_listing_every_affected_check() -> None:
+    checks = [unreachable(f"suite:test_{i}", "suite") for i in range(40)]
+    checks += [passed("auth.login")]
+    groups = classify(checks)
+    assert len(groups) == 1
+    assert groups[0].signature.id == "dns_eai_again"
+    assert len(groups[0].checks) == 40
+    assert groups[0].values["host"] == "pg.internal"
+
+
+def test_different_subjects_stay_separate_findings() -> None:
+    dep = Check("dependency.cache", "dependency", "failed", subject="cache",
+                signals=["health.kind:dns", "DNS lookup failed (EAI_NONAME): Name or service"])
+    ws = Check("golden_path", "golden_path", "failed", signals=["ws.close:1011"])
+    groups = classify([dep, ws])
+    assert [(g.signature.id, g.subject, g.signature.klass) for g in groups] == [
+        ("dns_eai_noname", "cache", "infrastructure"),
+        ("ws_close_1011", "target", "product_regression"),
+    ]
+
+
+def test_every_why_cites_evidence_or_names_the_deciding_probe() -> None:
+    group = classify([unreachable("auth.login", "auth")])[0]
+    whys = five_whys(group, probe=None, log_lines=[], baseline_status=None)
+    assert len(whys) == 5
+    assert whys[0].evidence == f"auth.login: {DNS_TEXT}"
+    assert 'matched "Error -3 connecting to pg.internal:5432' in whys[1].evidence
+    for w in whys:
+        assert w.evidence and (w.evidence != "unknown" or w.probe), w
+    assert whys[2].evidence == "unknown" and "pg.internal" in (whys[2].probe or "")
+
+
+def test_probe_result_log_line_and_baseline_become_evidence() -> None:
+    group = classify([unreachable("auth.login", "auth")])[0]
+    probe = ProbeResult("resolve_host", "pg.internal", False, "DNS lookup failed (EAI_AGAIN)")
+    log = [
+        "12:00 startup failed: PostgreSQL at postgresql://u:***@pg.internal:5432/db unreachable: "
+        "DNS lookup failed (EAI_AGAIN): Temporary failure in name resolution",
+        "12:00 unrelated line",
+    ]
+    whys = five_whys(group, probe=probe, log_lines=log, baseline_status="new",
+                     baseline_when="2026-01-01T00:00:00+00:00")
+    assert whys[2].evidence.startswith("probe resolve_host(pg.internal) from the verifier: failed")
+    assert whys[3].evidence == "baseline run 2026-01-01T00:00:00+00:00: auth.login passed"
+    assert whys[4].evidence.startswith("log: 12:00 startup failed: PostgreSQL")
+
+
+def test_baseline_new_fixed_still_failing_and_flaky() -> None:
+    before = {
+        "started_at": "T0",
+        "checks": [
+            {"name": "a", "status": "passed"},
+            {"name": "b", "status": "failed"},
+            {"name": "c", "status": "failed"},
+            {"name": "d", "status": "passed"},
+        ],
+    }
+    now = [
+        Check("a", "auth", "failed", attempts=[False, False]),
+        Check("b", "auth", "passed", attempts=[True]),
+        Check("c", "auth", "failed", attempts=[False, False]),
+        Check("d", "auth", "passed", attempts=[False, True]),
+        Check("e", "auth", "failed", attempts=[False]),
+    ]
+    assert baseline.compare(now, before) == {
+        "against": "T0", "new": ["a", "e"], "fixed": ["b"], "still_failing": ["c"],
+        "flaky": ["d"],
+    }
+
+
+def _findings(checks: list[Check]):
+    import asyncio
+
+    return asyncio.run(build_findings(checks, VerifyOptions(target="http://t:1"), [], None))
+
+
+def test_gate_no_go_on_a_critical_failure() -> None:
+    checks = [passed("health.ready", "health"), Check("golden_path", "golden_path", "failed",
+                                                      signals=["ws.close:1011"])]
+    d = gate.decide(checks, [], gate.Thresholds())
+    assert (d.decision, d.exit_code) == ("no_go", 1)
+    assert d.reasons == ["critical check golden_path failed (product_regression)"]
+
+
+def test_gate_test_defect_alone_is_not_a_product_failure() -> None:
+    checks = [passed("health.ready", "health"),
+              Check("collect:test_x", "collection", "error",
+                    signals=["pytest:collection_error", "E ModuleNotFoundError: x"])]
+    findings = _findings(checks)
+    assert [f.klass for f in findings] == ["test_defect"]
+    d = gate.decide(checks, findings, gate.Thresholds(),
+                    suites=[{"path": "s", "collected": 3, "skipped": 0}])
+    assert d.decision == "go"
+
+
+def test_gate_inconclusive_cases() -> None:
+    t = gate.Thresholds()
+    d = gate.decide([unreachable("health.ready", "health")], [], t, target_reachable=False)
+    assert (d.decision, d.exit_code) == ("inconclusive", 3)
+    assert d.reasons[0] == "target unreachable at start: no probe could run"
+    d = gate.decide([passed("health.ready", "health")], [], t,
+                    suites=[{"path": "tests/staging", "collected": 0, "skipped": 0}])
+    assert d.reasons == ["suite tests/staging: zero tests collected"]
+    d = gate.decide([passed("health.ready", "health"),
+                     Check("golden_path.timing", "golden_path", "skipped", message="too few "
+                           "samples: 1 completed runs, need 3")], [], t)
+    assert d.decision == "inconclusive"
+    assert "too few samples" in d.reasons[0]
+
+
+def test_thresholds_from_toml_and_json_and_unknown_keys_named(tmp_path: Path) -> None:
+    toml = tmp_path / "t.toml"
+    toml.write_text('critical = ["health.ready"]\nmax_noncritical_failures = 2\n'
+                    "[dependency_latency_ms]\ndatabase = 50\n")
+    t = gate.load_thresholds(toml)
+    assert t.critical == ["health.ready"] and t.latency_ms("database") == 50
+    assert t.latency_ms("cache") == 500
+    js = tmp_path / "t.json"
+    js.write_text(json.dumps({"min_samples": 9}))
+    assert gate.load_thresholds(js).min_samples == 9
+    js.write_text(json.dumps({"min_sample": 9}))
+    with pytest.raises(gate.ThresholdsError, match="unknown key\\(s\\) min_sample"):
+        gate.load_thresholds(js)
+    checks = [passed("health.ready", "health"), Check("golden_path", "golden_path", "failed")]
+    assert gate.decide(checks, [], t).decision == "go"  # not critical, 1 ≤ 2 tolerated
+
+
+def test_outputs_render_from_one_document(tmp_path: Path) -> None:
+    checks = [passed("health.ready", "health"), unreachable("auth.login", "auth")]
+    findings = _findings(checks)
+    d = gate.decide(checks, findings, gate.Thresholds())
+    doc = {
+        "target": "http://t:1", "started_at": "2026-01-01T00:00:00+00:00",
+        "decision": d.decision, "exit_code": d.exit_code, "decision_reasons": d.reasons,
+        "dependencies": {"database": {"status": "healthy", "backend": "sqlite",
+                                      "latency_ms": 2.0, "threshold_ms": 500.0}},
+        "checks": [c.as_dict() for c in checks],
+        "findings": [f.as_dict() for f in findings],
+    }
+    doc["next_steps"] = report.next_steps(doc)
+    paths = report.write_all(doc, tmp_path)
+    report.write_all(doc, tmp_path)  # a second run appends a second worklog entry
+    assert json.loads(paths["report"].read_text())["findings"][0]["class"] == "infrastructure"
+    worklog = paths["worklog"].read_text()
+    assert worklog.count("## 2026-01-01T00:00:00+00:00 — verify http://t:1: NO-GO") == 2
+    assert "| database | sqlite | healthy | 2.0 | 500.0 |  |" in worklog
+    assert "#### F1 — infrastructure" in worklog and "Evidence: auth.login: Error -3" in worklog
+    suite = ET.parse(paths["junit"]).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "1" and suite.get("tests") == "2"
+    failure = suite.find("testcase[@name='auth.login']/failure")
+    assert failure is not None and failure.get("type") == "infrastructure"
+    pr = paths["pr"].read_text()
+    assert pr.startswith("## Verify NO-GO: http://t:1") and "### Risk" in pr
