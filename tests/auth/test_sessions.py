@@ -22,6 +22,9 @@ from tests.auth.support import (
 )
 from tests.support.servers import live_server
 
+# Forging an HS512 token with the (HS256-sized) test secret is the point of one case.
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
 
 @pytest.fixture
 async def client(server) -> httpx.AsyncClient:
