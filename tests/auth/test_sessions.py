@@ -300,3 +300,65 @@ async def test_signup_disabled_is_403_and_login_still_works(make_settings, sql_b
             "/auth/login", json={"email": existing["user"]["email"], "password": PASSWORD}
         )
         assert login.status_code == 200
+
+
+async def test_authenticate_access_token_for_handshakes(server, client) -> None:
+    """The entry point the WebSocket and SSE handshakes use (no request session)."""
+    from tokenomist.auth.service import authenticate_access_token
+    from tokenomist.kit.errors import Unauthorized
+
+    body = await register(client)
+    principal = await authenticate_access_token(server.resources, body["access_token"])
+    assert (principal.kind, principal.user_id, principal.org_id, principal.email) == (
+        "user",
+        body["user"]["id"],
+        body["user"]["org"]["id"],
+        body["user"]["email"],
+    )
+    assert principal.role == "owner" and principal.scopes == frozenset({"ingest", "read"})
+    assert int(principal.expires_at.timestamp()) == claims_of(body["access_token"])["exp"]
+
+    for token, code in ((body["refresh_token"], "token_invalid"), ("x.y.z", "token_invalid")):
+        with pytest.raises(Unauthorized) as info:
+            await authenticate_access_token(server.resources, token)
+        assert info.value.code == code
+    await client.post("/auth/logout", headers=bearer(body["access_token"]))
+    with pytest.raises(Unauthorized) as info:
+        await authenticate_access_token(server.resources, body["access_token"])
+    assert info.value.code == "token_revoked"
+
+
+async def test_expired_refresh_token_is_refused_and_its_row_pruned_at_login(server, client):
+    from datetime import UTC, datetime, timedelta
+
+    from tokenomist.auth.models import RefreshToken
+
+    body = await register(client)
+    template = claims_of(body["refresh_token"])
+    now = int(time.time())
+    expired = jwt.encode(
+        fresh_payload(template, iat=now - 2000, exp=now - 60), server.settings.jwt_secret
+    )
+    response = await client.post("/auth/refresh", json={"refresh_token": expired})
+    assert (response.status_code, error_code(response)) == (401, "token_expired")
+
+    stale_id = "e" * 32
+    async with server.resources.sessions() as session:
+        session.add(
+            RefreshToken(
+                id=stale_id,
+                family_id="f" * 32,
+                user_id=body["user"]["id"],
+                issued_at=datetime.now(UTC) - timedelta(days=30),
+                expires_at=datetime.now(UTC) - timedelta(days=1),
+            )
+        )
+        await session.commit()
+    login = await client.post(
+        "/auth/login", json={"email": body["user"]["email"], "password": PASSWORD}
+    )
+    assert login.status_code == 200
+    async with server.resources.sessions() as session:
+        assert await session.get(RefreshToken, stale_id) is None
+        live = await session.get(RefreshToken, claims_of(body["refresh_token"])["jti"])
+        assert live is not None  # unexpired tokens stay (reuse detection needs them)

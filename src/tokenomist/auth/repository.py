@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -60,6 +60,15 @@ async def revoke_family(session: AsyncSession, family_id: str, now: datetime) ->
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
+    )
+    await session.execute(stmt)
+
+
+async def delete_expired_refresh_tokens(session: AsyncSession, user_id: str, now: datetime) -> None:
+    """Keep the table bounded: an expired refresh token can never be presented successfully,
+    so its row (kept until then for reuse detection) is no longer needed."""
+    stmt = delete(RefreshToken).where(
+        RefreshToken.user_id == user_id, RefreshToken.expires_at < now
     )
     await session.execute(stmt)
 

@@ -114,6 +114,7 @@ async def login(
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     await throttle.record_success(cache, email)
     user.last_login_at = _now()
+    await repo.delete_expired_refresh_tokens(session, user.id, user.last_login_at)
     return user, await _issue_pair(resources, session, user, family_id=tokens.new_jti())
 
 
