@@ -294,7 +294,13 @@ def _plant_right_sizing(b: _Builder, p: Pricer) -> dict[str, Any]:
             prefix_fingerprint=_fp(b.seed, b.name, "prefix"), prefix_tokens=250,
         )  # fmt: skip
         now, alt = (
-            p.cost("openai", m, input_tokens=r["input_tokens"], output_tokens=r["output_tokens"])
+            p.cost(
+                "openai",
+                m,
+                input_tokens=r["input_tokens"],
+                output_tokens=r["output_tokens"],
+                when=t,
+            )
             for m in ("gpt-4o", sibling)
         )
         savings += _must(now) - _must(alt)
@@ -335,7 +341,11 @@ def _plant_batch(b: _Builder, p: Pricer) -> dict[str, Any]:
                 input_tokens=b.rng.randint(3000, 10000), output_tokens=b.rng.randint(600, 1500),
                 prefix_fingerprint=_fp(b.seed, b.name, "prefix"), prefix_tokens=400,
             )  # fmt: skip
-            tokens = {"input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"]}
+            tokens = {
+                "input_tokens": r["input_tokens"],
+                "output_tokens": r["output_tokens"],
+                "when": t,
+            }
             savings += _must(p.cost("openai", "gpt-4.1", **tokens)) - _must(
                 p.cost("openai", "gpt-4.1", service_tier="batch", **tokens)
             )

@@ -203,7 +203,7 @@ class Pricer:
         self._overrides = load_overrides(overrides_file) if overrides_file else []
         self._lookup: dict[tuple[str, str], tuple[gp_types.Provider, gp_types.ModelInfo] | None]
         self._lookup = {}
-        self._static: dict[tuple[str, str, str], UnitPrices | None] = {}
+        self._static: dict[tuple[str, str, str, datetime | None], UnitPrices | None] = {}
         stamp = "auto-updated" if self._snapshot.from_auto_update else "bundled"
         self.snapshot = f"{PRICE_DATA_VERSION} ({stamp})"
 
@@ -233,14 +233,21 @@ class Pricer:
                     match = o.prices
         return match
 
-    def is_time_sensitive(self, provider: str, model: str) -> bool:
-        """True when the model's price depends on the request time (dated price changes,
-        off-peak hours), so bulk pricing must not reuse one price for a whole group."""
+    def time_granularity(
+        self, provider: str, model: str, service_tier: str = "standard"
+    ) -> str | None:
+        """How finely a call's time matters to its price: None (not at all), "day" (dated
+        price changes) or "minute" (off-peak hours). Bulk pricing looks prices up once per
+        (group, day or minute) instead of once per group."""
         provider, model = normalize_provider(provider), model.strip().lower()
-        if self._override(provider, model, "standard") is not None:
-            return False
+        tier = normalize_tier(service_tier)
+        if self._override(provider, model, tier) is not None:
+            return None
         found = self._find(provider, model)
-        return found is not None and isinstance(found[1].prices, list)
+        return None if found is None else _granularity(found[1], _TIER_CONTEXT.get(tier))
+
+    def is_time_sensitive(self, provider: str, model: str, service_tier: str = "standard") -> bool:
+        return self.time_granularity(provider, model, service_tier) is not None
 
     def unit_prices(
         self,
@@ -265,12 +272,19 @@ class Pricer:
         if found is None:
             return None
         gp_provider, info = found
-        if isinstance(info.prices, gp_types.ModelPrice):  # no date/time dependence: cache it
-            key = (provider, model, tier)
-            if key not in self._static:
-                self._static[key] = self._from_data(gp_provider, info, tier, None)
-            return self._static[key]
-        return self._from_data(gp_provider, info, tier, when or datetime.now(UTC))
+        granularity = _granularity(info, _TIER_CONTEXT[tier])
+        bucket: datetime | None = None
+        if granularity is not None:
+            when = (when or datetime.now(UTC)).astimezone(UTC)
+            bucket = when.replace(second=0, microsecond=0)
+            if granularity == "day":
+                bucket = bucket.replace(hour=12, minute=0)
+        key = (provider, model, tier, bucket)
+        if key not in self._static:
+            if len(self._static) > 200_000:  # bounded: time buckets accumulate
+                self._static.clear()
+            self._static[key] = self._from_data(gp_provider, info, tier, bucket)
+        return self._static[key]
 
     def _from_data(
         self,
@@ -356,6 +370,23 @@ class Pricer:
                 seen.add(o.provider)
         out.sort(key=lambda item: (item[1].input_mtok, item[1].output_mtok, item[0]))
         return out
+
+
+def _granularity(info: gp_types.ModelInfo, context: dict[str, str] | None) -> str | None:
+    """None, "day" or "minute": what part of the request time selects this model's price in
+    this tier (dated price lists and tier variants; off-peak hours)."""
+    constraints = []
+    if isinstance(info.prices, list):
+        constraints += [c.constraint for c in info.prices if c.constraint is not None]
+    if context is not None:
+        constraints += [
+            v.constraint
+            for v in info.price_variants or ()
+            if v.constraint is not None and all(context.get(k) == x for k, x in v.when.items())
+        ]
+    if any(isinstance(c, gp_types.TimeOfDateConstraint) for c in constraints):
+        return "minute"
+    return "day" if constraints else None
 
 
 _PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")

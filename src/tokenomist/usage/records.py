@@ -273,11 +273,11 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     def rule(mask: pa.ChunkedArray | pa.Array, field_name: str, message: str) -> None:
         nonlocal bad
         mask = pc.fill_null(mask, False)
-        new = pc.and_(mask, pc.invert(bad))
+        new = pc.and_kleene(mask, pc.invert(bad))
         if pc.any(new).as_py():
             for idx in pc.indices_nonzero(new).to_pylist():
                 errors[idx] = RowError(rows[idx].as_py(), field_name, message)
-            bad = pc.or_(bad, mask)
+            bad = pc.or_kleene(bad, mask)
 
     ts = table.column("timestamp")
     rule(pc.is_null(ts), "timestamp", "is required")
@@ -293,7 +293,7 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     )
     for name in ("provider", "model"):
         col = pc.utf8_trim_whitespace(table.column(name))
-        rule(pc.or_(pc.is_null(col), pc.equal(col, "")), name, "is required")
+        rule(pc.or_kleene(pc.is_null(col), pc.equal(col, "")), name, "is required")
         rule(pc.greater(pc.utf8_length(col), MAX_LABEL_LEN), name, "is longer than 256 characters")
     for name in ("input_tokens", "output_tokens"):
         rule(pc.is_null(table.column(name)), name, "is required")
@@ -322,13 +322,13 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
     )
     lat = table.column("latency_ms")
     rule(
-        pc.or_(pc.less(lat, 0), pc.greater(lat, 86_400_000)),
+        pc.or_kleene(pc.less(lat, 0), pc.greater(lat, 86_400_000)),
         "latency_ms",
         "must be between 0 and one day",
     )
     cost = table.column("reported_cost_usd")
     rule(
-        pc.or_(pc.less(cost, 0), pc.greater(cost, 1_000_000)),
+        pc.or_kleene(pc.less(cost, 0), pc.greater(cost, 1_000_000)),
         "cost_usd",
         "must be between 0 and 1,000,000",
     )
@@ -388,27 +388,40 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
 def price(table: pa.Table, pricer: Pricer) -> pa.Table:
     """Add ``cost_usd`` (null = unpriced) and ``price_source`` columns.
 
-    One price lookup per (provider, model, tier) group; long-context tiers are applied per row
-    by threshold; only models whose price depends on the request time are priced row by row."""
-    n = table.num_rows
+    One price lookup per (provider, model, tier) group — per group and day, or minute, for the
+    few models whose price depends on the request time — and long-context tiers applied per
+    row by threshold. No per-row Python."""
     provider = table.column("provider")
-    model = table.column("model")
+    model = pc.utf8_lower(table.column("model"))
     tier = table.column("service_tier")
-    key = pc.binary_join_element_wise(provider, pc.utf8_lower(model), tier, "\x1f")
+    key = pc.binary_join_element_wise(provider, model, tier, "\x1f")
+    groups = pc.unique(key).to_pylist()
+    granularity = {g: pricer.time_granularity(*g.split("\x1f")) for g in groups}
+    formats = {"day": "%Y-%m-%d", "minute": "%Y-%m-%dT%H:%M"}
+    if any(granularity.values()):
+        bucket = pa.nulls(table.num_rows, pa.string())
+        for gran, fmt in formats.items():
+            in_gran = [g for g, v in granularity.items() if v == gran]
+            if in_gran:
+                mask = pc.is_in(key, value_set=pa.array(in_gran, pa.string()))
+                stamp = pc.strftime(table.column("timestamp"), format=fmt)
+                bucket = pc.if_else(mask, stamp, bucket)
+        key = pc.binary_join_element_wise(key, pc.fill_null(bucket, ""), "\x1f")
+    else:
+        key = pc.binary_join_element_wise(key, pa.scalar(""), "\x1f")
     uniques = pc.unique(key).to_pylist()
     slot = pc.index_in(key, value_set=pa.array(uniques, pa.string()))
 
     per_group = []
-    row_priced: list[str] = []
     for k in uniques:
-        prov, mod, tr = k.split("\x1f")
-        if pricer.is_time_sensitive(prov, mod):
-            row_priced.append(k)
-            per_group.append(None)
-        else:
-            per_group.append(pricer.unit_prices(prov, mod, tr))
+        prov, mod, tr, stamp = k.split("\x1f")
+        when = None
+        if stamp:
+            when = datetime.fromisoformat(stamp if "T" in stamp else stamp + "T12:00")
+            when = when.replace(tzinfo=UTC)
+        per_group.append(pricer.unit_prices(prov, mod, tr, when))
 
-    def take(values: list[Any], typ: pa.DataType) -> pa.ChunkedArray | pa.Array:
+    def take(values: list[Any], typ: pa.DataType) -> Any:
         return pc.take(pa.array(values, typ), slot)
 
     inp = pc.cast(table.column("input_tokens"), pa.float64())
@@ -438,35 +451,9 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
     thresholds = sorted({t for p in per_group if p for t, _ in p.tiers})
     for threshold in thresholds:
         above = [dict(p.tiers).get(threshold) if p else None for p in per_group]
-        if not any(above):
-            continue
         alt = cost_with(above)
-        use = pc.and_(pc.greater(table.column("input_tokens"), threshold), pc.is_valid(alt))
+        use = pc.and_kleene(pc.greater(table.column("input_tokens"), threshold), pc.is_valid(alt))
         cost = pc.if_else(use, alt, cost)
     unknown = f"unpriced: not in {pricer.snapshot}"
     source = take([p.source if p else unknown for p in per_group], pa.string())
-
-    if row_priced:
-        cost_list = cost.to_pylist() if n else []
-        source_list = source.to_pylist() if n else []
-        needs = pc.is_in(key, value_set=pa.array(row_priced, pa.string()))
-        for i in pc.indices_nonzero(needs).to_pylist():
-            p = pricer.unit_prices(
-                provider[i].as_py(),
-                model[i].as_py(),
-                tier[i].as_py(),
-                table.column("timestamp")[i].as_py(),
-            )
-            if p is None:
-                cost_list[i], source_list[i] = None, unknown
-                continue
-            cost_list[i] = p.cost(
-                input_tokens=table.column("input_tokens")[i].as_py(),
-                output_tokens=table.column("output_tokens")[i].as_py(),
-                cached_input_tokens=int(cached[i].as_py()),
-                cache_write_tokens=int(write[i].as_py()),
-            )
-            source_list[i] = p.source
-        cost = pa.array(cost_list, pa.float64())
-        source = pa.array(source_list, pa.string())
     return table.append_column("cost_usd", cost).append_column("price_source", source)

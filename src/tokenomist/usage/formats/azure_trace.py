@@ -71,10 +71,10 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
         (pc.is_null(ctx), "input_tokens", "ContextTokens is not an integer"),
         (pc.is_null(gen), "output_tokens", "GeneratedTokens is not an integer"),
     ):
-        new = pc.and_(mask, pc.invert(bad))
+        new = pc.and_kleene(mask, pc.invert(bad))
         for i in pc.indices_nonzero(new).to_pylist():
             errors.append(RowError(i + 2, field, message))
-        bad = pc.or_(bad, mask)
+        bad = pc.or_kleene(bad, mask)
 
     project = options.project or ""
     request_id = pc.binary_join_element_wise(
