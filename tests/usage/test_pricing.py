@@ -42,13 +42,19 @@ def pricer() -> Pricer:
             "standard", None,
         ),
         # batch tier
-        ("openai", "gpt-4o", dict(inp=10_000, cached=2_000, out=500), "batch", {"processing": "batch"}),
+        (
+            "openai", "gpt-4o", dict(inp=10_000, cached=2_000, out=500), "batch",
+            {"processing": "batch"},
+        ),
         (
             "anthropic", "claude-haiku-4-5", dict(inp=3_000, cached=1_000, write=500, out=200),
             "batch", {"processing": "batch"},
         ),
         # flex and priority tiers
-        ("openai", "gpt-5", dict(inp=5_000, cached=1_000, out=2_000), "flex", {"service_tier": "flex"}),
+        (
+            "openai", "gpt-5", dict(inp=5_000, cached=1_000, out=2_000), "flex",
+            {"service_tier": "flex"},
+        ),
         (
             "openai", "gpt-5", dict(inp=5_000, out=2_000), "priority",
             {"service_tier": "priority"},
@@ -165,8 +171,8 @@ output_mtok = 2
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ("[[price]]\nprovider = 'openai'\nmodel = 'x'\noutput_mtok = 1\n", "missing field 'input_mtok'"),
-        ("[[price]]\nprovider='o'\nmodel='x'\ninput_mtok=-1\noutput_mtok=1\n", "input_mtok must be"),
+        ("[[price]]\nprovider='o'\nmodel='x'\noutput_mtok=1\n", "missing field 'input_mtok'"),
+        ("[[price]]\nprovider='o'\nmodel='x'\ninput_mtok=-1\noutput_mtok=1\n", "input_mtok must"),
         ("[[price]]\nprovider='o'\nmodel='x'\ninput_mtok=1\noutput_mtok=1\nservice_tier='cheap'\n",
          "service_tier 'cheap'"),
         ("not = [toml", "unreadable"),

@@ -203,6 +203,9 @@ class _Builder:
             "interactive": True,
             "latency_ms": round(250 + output * self.rng.uniform(8, 22), 1),
             "request_fingerprint": _fp(self.seed, self.name, "req", i),
+            "prefix_fingerprint": "",
+            "prefix_tokens": 0,
+            "metadata": {"demo": self.name},
             **fields,
         }
         self.records.append(record)
