@@ -78,6 +78,9 @@ def _domain_routers() -> list:
 
     routers.append(usage_endpoints.router)
     # --- analyst ---
+    from tokenomist.analyst import endpoints as analyst_endpoints
+
+    routers.append(analyst_endpoints.router)
     # --- realtime ---
     from tokenomist.realtime import endpoints as realtime_endpoints
 
@@ -101,4 +104,7 @@ def _domain_lifecycles() -> list:
 
     modules.append(usage_lifecycle)
     # --- analyst ---
+    from tokenomist.analyst import lifecycle as analyst_lifecycle
+
+    modules.append(analyst_lifecycle)
     return modules

@@ -4,7 +4,7 @@ run-specific is ever kept on a shared object (agents, tools and strategies are s
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -91,6 +91,9 @@ class RunContext:
     cancel: CancelToken
     sink: EventSink
     deps: AnalystDeps
+    # Per-run memo (e.g. the window's cell totals, read once and shared by the strategy
+    # tools). Lives and dies with this context; never shared between runs.
+    scratch: dict[str, Any] = field(default_factory=dict, compare=False)
 
     async def emit(self, type: str, data: dict[str, Any]) -> None:
         await self.sink.emit(type, data)

@@ -1,0 +1,51 @@
+"""Analyst start/stop: check the catalogue and the LLM settings, start the run manager, mark
+runs that a previous process left unfinished as failed; on stop, end this process's runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from tokenomist.analyst import repository
+from tokenomist.analyst.catalogue import CatalogueError, get_catalogue
+from tokenomist.analyst.llm import build_provider
+from tokenomist.analyst.service import RunManager
+from tokenomist.kit.db import utcnow
+from tokenomist.kit.resources import StartupError
+
+log = structlog.get_logger(__name__)
+ANCHORS = ("data", "now")
+
+
+async def start(resources: Any) -> None:
+    settings = resources.settings
+    if settings.analyst_window_anchor not in ANCHORS:
+        raise StartupError(
+            f"startup failed: configuration: TOKENOMIST_ANALYST_WINDOW_ANCHOR="
+            f"{settings.analyst_window_anchor!r} is not one of {', '.join(ANCHORS)}"
+        )
+    try:
+        get_catalogue(settings.analyst_catalogue_file)
+        llm = build_provider(settings)
+    except (CatalogueError, ValueError) as exc:
+        raise StartupError(f"startup failed: configuration: {exc}") from exc
+    resources.services["analyst_llm"] = llm
+    resources.services["analyst"] = RunManager()
+    # Every run has a time limit, so an unfinished run older than it belongs to a process
+    # that is gone (this is safe with several instances sharing the database).
+    before = utcnow() - timedelta(seconds=settings.analyst_run_timeout_s + 60)
+    async with resources.sessions() as session:
+        abandoned = await repository.fail_abandoned(session, before)
+        await session.commit()
+    log.info("analyst.ready", llm=llm.describe(), abandoned_runs=abandoned)
+
+
+async def stop(resources: Any) -> None:
+    manager = resources.services.pop("analyst", None)
+    if manager is not None:
+        await manager.stop()
+    llm = resources.services.pop("analyst_llm", None)
+    if llm is not None:
+        await llm.close()

@@ -1,0 +1,345 @@
+"""Runs: start one (persisted, then executed in the background), cancel it from any instance,
+read it back. A run outlives the client that started it; its events go to the event bus
+(``resources.services["bus"]``) in the order of DESIGN §1 step 4, and its outcome to SQL.
+
+Per-user limit: at most ``analyst_max_concurrent_runs`` unfinished runs. A run holds its slot
+from creation until its terminal event is published."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+
+from tokenomist.analyst import events, repository
+from tokenomist.analyst.catalogue import get_catalogue
+from tokenomist.analyst.context import (
+    AnalystDeps,
+    CancelToken,
+    RunCancelled,
+    RunContext,
+    RunTimedOut,
+    Status,
+    cancel_key,
+)
+from tokenomist.analyst.events import BusSink
+from tokenomist.analyst.pipeline import AgentFailed, run_pipeline
+from tokenomist.analyst.schemas import MAX_QUESTION_CHARS, MessageOut, RunError, RunOut, ThreadOut
+from tokenomist.kit.db import utcnow
+from tokenomist.kit.errors import (
+    Conflict,
+    DependencyDown,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    Unprocessable,
+)
+
+log = structlog.get_logger(__name__)
+
+SHUTDOWN_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class RunHandle:
+    run_id: str
+    thread_id: str
+    message_id: str
+
+
+class RunManager:
+    """This process's background runs (``resources.services["analyst"]``)."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, asyncio.Task] = {}
+        self._start_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # Runs already persisted as finished whose terminal event is not yet published: they
+        # still hold their user's slot (SQL no longer counts them).
+        self.finishing: dict[str, set[str]] = defaultdict(set)
+
+    def start_lock(self, user_id: str) -> asyncio.Lock:
+        return self._start_locks[user_id]
+
+    def launch(self, resources: Any, run: dict[str, Any]) -> None:
+        task = asyncio.create_task(_execute(resources, self, run), name=f"run-{run['run_id']}")
+        self.tasks[run["run_id"]] = task
+        task.add_done_callback(lambda _: self.tasks.pop(run["run_id"], None))
+
+    async def stop(self) -> None:
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+
+
+def _manager(resources: Any) -> RunManager:
+    manager = resources.services.get("analyst")
+    if manager is None or "bus" not in resources.services:
+        raise DependencyDown("the analyst is not running on this server", code="analyst_down")
+    return manager
+
+
+def _user(principal: Any) -> str:
+    if principal.user_id is None:
+        raise Forbidden("runs belong to users; use a user access token", code="user_token_required")
+    return principal.user_id
+
+
+def _title(question: str) -> str:
+    text = " ".join(question.split())
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+async def start_run(
+    resources: Any, principal: Any, message: str, thread_id: str | None = None
+) -> RunHandle:
+    user_id = _user(principal)
+    question = message.strip()
+    if not question:
+        raise Unprocessable("message is empty", details=[{"field": "message", "message": "empty"}])
+    if len(question) > MAX_QUESTION_CHARS:
+        raise Unprocessable(
+            f"message is longer than {MAX_QUESTION_CHARS} characters",
+            details=[{"field": "message", "message": "too long"}],
+        )
+    manager = _manager(resources)
+    settings = resources.settings
+    limit = settings.analyst_max_concurrent_runs
+    async with manager.start_lock(user_id), resources.sessions() as session:
+        await repository.lock_user(session, user_id)
+        since = utcnow() - timedelta(seconds=settings.analyst_run_timeout_s + 60)
+        active = await repository.count_unfinished(session, user_id, since)
+        active += len(manager.finishing[user_id])
+        if active >= limit:
+            raise RateLimited(
+                f"{active} analyses are already running for this user (limit {limit}); "
+                "wait for one to finish",
+                details={"limit": limit, "active": active},
+            )
+        if thread_id is not None:
+            thread = await repository.get_thread(session, thread_id, user_id)
+            if thread is None:
+                raise NotFound(f"thread {thread_id} not found")
+        else:
+            thread = await repository.create_thread(
+                session, principal.org_id, user_id, _title(question)
+            )
+        msg = await repository.add_message(session, thread, "user", question)
+        run = await repository.create_run(
+            session,
+            org_id=principal.org_id,
+            user_id=user_id,
+            thread_id=thread.id,
+            message_id=msg.id,
+            question=question,
+        )
+        msg.run_id = run.id
+        await session.commit()
+        handle = RunHandle(run.id, thread.id, msg.id)
+    manager.launch(
+        resources,
+        {
+            "run_id": handle.run_id,
+            "thread_id": handle.thread_id,
+            "message_id": handle.message_id,
+            "user_id": user_id,
+            "org_id": principal.org_id,
+            "question": question,
+        },
+    )
+    log.info("analyst.run_started", run_id=handle.run_id, user_id=user_id)
+    return handle
+
+
+async def cancel_run(resources: Any, principal: Any, run_id: str) -> None:
+    run = await get_run(resources, principal, run_id)
+    if run.status.terminal:
+        raise Conflict(f"run {run_id} already {run.status.value}", code="run_finished")
+    # The flag lives in the cache tier, so the instance executing the run sees it at its next
+    # agent or tool boundary, wherever it runs.
+    ttl = resources.settings.analyst_run_timeout_s + 300
+    await resources.cache.set(cancel_key(run_id), "1", ttl_s=ttl)
+    log.info("analyst.run_cancel_requested", run_id=run_id)
+
+
+def _run_out(run: Any) -> RunOut:
+    error = None
+    if run.error_code:
+        error = RunError(code=run.error_code, message=run.error_message or "")
+    return RunOut(
+        run_id=run.id,
+        thread_id=run.thread_id,
+        message_id=run.message_id,
+        question=run.question,
+        status=Status(run.status),
+        created_at=run.created_at,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_ms=run.duration_ms,
+        content=run.content,
+        report=run.report,
+        error=error,
+    )
+
+
+async def get_run(resources: Any, principal: Any, run_id: str) -> RunOut:
+    user_id = _user(principal)
+    async with resources.sessions() as session:
+        run = await repository.get_run(session, run_id, user_id)
+    if run is None or run.org_id != principal.org_id:
+        raise NotFound(f"run {run_id} not found")
+    return _run_out(run)
+
+
+async def list_threads(resources: Any, principal: Any, limit: int = 50) -> list[ThreadOut]:
+    user_id = _user(principal)
+    async with resources.sessions() as session:
+        threads = await repository.list_threads(session, user_id, limit)
+    return [
+        ThreadOut(id=t.id, title=t.title, created_at=t.created_at, updated_at=t.updated_at)
+        for t in threads
+    ]
+
+
+async def list_messages(resources: Any, principal: Any, thread_id: str) -> list[MessageOut]:
+    user_id = _user(principal)
+    async with resources.sessions() as session:
+        thread = await repository.get_thread(session, thread_id, user_id)
+        if thread is None:
+            raise NotFound(f"thread {thread_id} not found")
+        messages = await repository.list_messages(session, thread_id)
+    return [
+        MessageOut(
+            id=m.id,
+            thread_id=m.thread_id,
+            role=m.role,
+            content=m.content,
+            report=m.report,
+            run_id=m.run_id,
+            created_at=m.created_at,
+        )
+        for m in messages
+    ]
+
+
+# -- execution ---------------------------------------------------------------------------------
+
+
+def build_context(resources: Any, run: dict[str, Any], sink: Any) -> RunContext:
+    settings = resources.settings
+    deps = AnalystDeps(
+        usage=resources.org_usage(run["org_id"]),
+        pricer=resources.services["pricer"],
+        catalogue=get_catalogue(settings.analyst_catalogue_file),
+        llm=resources.services["analyst_llm"],
+        window_anchor=settings.analyst_window_anchor,
+        default_window_days=settings.analyst_default_window_days,
+    )
+    return RunContext(
+        user_id=run["user_id"],
+        org_id=run["org_id"],
+        run_id=run["run_id"],
+        thread_id=run["thread_id"],
+        deadline=time.monotonic() + settings.analyst_run_timeout_s,
+        cancel=CancelToken(resources.cache, run["run_id"]),
+        sink=sink,
+        deps=deps,
+    )
+
+
+async def _execute(resources: Any, manager: RunManager, run: dict[str, Any]) -> None:
+    run_id, user_id = run["run_id"], run["user_id"]
+    sink = BusSink(resources.services["bus"], run_id)
+    started = time.monotonic()
+
+    def ms() -> float:
+        return (time.monotonic() - started) * 1000
+
+    async def finish(status: Status, **values: Any) -> None:
+        async with resources.sessions() as session:
+            await repository.set_run(
+                session,
+                run_id,
+                status=status.value,
+                finished_at=utcnow(),
+                duration_ms=round(ms(), 2),
+                **values,
+            )
+            await session.commit()
+        manager.finishing[user_id].add(run_id)
+
+    async def fail(status: Status, code: str, message: str) -> None:
+        # Both halves are attempted: a client waiting on the stream must hear the end even
+        # when SQL is down, and the record must be right even when the bus is.
+        try:
+            await finish(status, error_code=code, error_message=message)
+        except Exception:
+            log.exception("analyst.run_persist_failed", run_id=run_id)
+        try:
+            await sink.emit(*events.run_failed(code, message))
+        except Exception:
+            log.exception("analyst.run_failed_not_published", run_id=run_id)
+
+    try:
+        await sink.emit(*events.run_started(run["thread_id"], run["message_id"]))
+        async with resources.sessions() as session:
+            await repository.set_run(
+                session, run_id, status=Status.running.value, started_at=utcnow()
+            )
+            await session.commit()
+        ctx = build_context(resources, run, sink)
+        try:
+            async with asyncio.timeout(resources.settings.analyst_run_timeout_s):
+                answer = await run_pipeline(ctx, run["question"])
+        except TimeoutError:
+            raise RunTimedOut("the run exceeded its time limit") from None
+        async with resources.sessions() as session:
+            reply = await repository.add_message(
+                session,
+                run["thread_id"],
+                "assistant",
+                answer.content,
+                run_id=run_id,
+                report=answer.report,
+            )
+            await repository.set_run(
+                session,
+                run_id,
+                status=Status.completed.value,
+                finished_at=utcnow(),
+                duration_ms=round(ms(), 2),
+                content=answer.content,
+                report=answer.report,
+                reply_message_id=reply.id,
+            )
+            await session.commit()
+        manager.finishing[user_id].add(run_id)
+        await sink.emit(*events.assistant_message(reply.id, answer.content, answer.report))
+        await sink.emit(*events.run_completed(Status.completed, ms()))
+        log.info("analyst.run_completed", run_id=run_id, duration_ms=round(ms(), 1))
+    except RunCancelled as exc:
+        await fail(Status.cancelled, "cancelled", str(exc))
+    except RunTimedOut as exc:
+        limit = resources.settings.analyst_run_timeout_s
+        await fail(Status.failed, "timeout", f"{exc} ({limit:g} s)")
+    except AgentFailed as exc:
+        await fail(Status.failed, exc.code, exc.message)
+    except asyncio.CancelledError:
+        # Server shutdown: record the outcome, then let the cancellation proceed.
+        await asyncio.shield(
+            fail(Status.failed, "shutdown", "the server stopped before the analysis finished")
+        )
+        raise
+    except Exception as exc:
+        log.exception("analyst.run_crashed", run_id=run_id)
+        await fail(Status.failed, "internal_error", f"the analysis failed: {type(exc).__name__}")
+    finally:
+        manager.finishing[user_id].discard(run_id)
+        if not manager.finishing[user_id]:
+            manager.finishing.pop(user_id, None)
