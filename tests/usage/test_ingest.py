@@ -1,0 +1,194 @@
+"""The ingest service against the real analytics tier (chDB): idempotency on (org, request_id),
+content-derived ids, unpriced rows in summaries, org isolation, bulk and row paths agreeing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.usage.conftest import AZURE_CONV, FIXTURES, org, require_azure
+from tokenomist.kit.errors import Unprocessable
+from tokenomist.usage import service
+from tokenomist.usage.demo import generate
+from tokenomist.usage.formats import ImportOptions
+
+
+def rec(**over) -> dict:
+    base = {
+        "timestamp": "2026-10-01T12:00:00Z", "provider": "openai", "model": "gpt-4o",
+        "input_tokens": 1000, "output_tokens": 100,
+    }  # fmt: skip
+    return {**base, **over}
+
+
+async def stored(resources, org_id: str) -> list[dict]:
+    return await resources.org_usage(org_id).query(
+        "SELECT request_id, model, input_tokens, cost_usd, price_source, source, metadata "
+        "FROM {usage} ORDER BY request_id"
+    )
+
+
+async def test_reimport_changes_nothing(resources):
+    org_id = org()
+    data = (FIXTURES / "canonical.json").read_bytes()
+    first = await service.import_bytes(resources, org_id, data)
+    assert (first.accepted, first.duplicates, first.rejected, first.unpriced) == (4, 0, 0, 1)
+    before = await stored(resources, org_id)
+    summary_before = await service.summary(
+        resources, org_id, start=None, end=None, group_by="model"
+    )
+    again = await service.import_bytes(resources, org_id, data)
+    assert (again.accepted, again.duplicates, again.rejected) == (0, 4, 0)
+    assert again.cost_usd == 0.0
+    assert await stored(resources, org_id) == before
+    assert (
+        await service.summary(resources, org_id, start=None, end=None, group_by="model")
+        == summary_before
+    )
+
+
+async def test_records_without_request_id_get_a_content_id(resources):
+    org_id = org()
+    records = [rec(), rec(), rec(output_tokens=101)]
+    report = await service.ingest_records(resources, org_id, records, source="api")
+    # the two identical records are one call; the third differs
+    assert (report.accepted, report.duplicates) == (2, 1)
+    rows = await stored(resources, org_id)
+    assert all(r["request_id"].startswith("auto-") for r in rows)
+    again = await service.ingest_records(resources, org_id, records, source="api")
+    assert (again.accepted, again.duplicates) == (0, 3)
+
+
+async def test_same_request_id_with_new_content_is_a_duplicate(resources):
+    org_id = org()
+    await service.ingest_records(resources, org_id, [rec(request_id="r1")], source="api")
+    report = await service.ingest_records(
+        resources, org_id, [rec(request_id="r1", output_tokens=999)], source="api"
+    )
+    assert (report.accepted, report.duplicates) == (0, 1)
+    assert (await stored(resources, org_id))[0]["input_tokens"] in (1000, "1000")
+
+
+async def test_valid_rows_land_and_errors_name_index_field_reason(resources):
+    org_id = org()
+    report = await service.ingest_records(
+        resources,
+        org_id,
+        [
+            rec(request_id="a"),
+            rec(request_id="b", input_tokens=-1),
+            "not an object",
+            rec(request_id="c", timestamp="2999-01-01T00:00:00Z"),
+            rec(request_id="d", model="mystery-model-x"),
+        ],
+        source="api",
+    )
+    assert (report.accepted, report.rejected, report.unpriced) == (2, 3, 1)
+    assert [e.as_dict() for e in report.errors] == [
+        {"index": 1, "field": "input_tokens", "message": "must not be negative"},
+        {"index": 2, "field": "", "message": "a record must be a JSON object, got str"},
+        {"index": 3, "field": "timestamp",
+         "message": "is in the future (more than a day ahead of the server clock)"},
+    ]  # fmt: skip
+    rows = await stored(resources, org_id)
+    assert [r["request_id"] for r in rows] == ["a", "d"]
+    assert rows[1]["cost_usd"] is None
+    assert rows[0]["price_source"].startswith("genai-prices ")
+
+
+async def test_unknown_model_is_unpriced_in_summary_never_zero(resources):
+    org_id = org()
+    await service.ingest_records(
+        resources,
+        org_id,
+        [rec(request_id="p"), rec(request_id="u1", model="brainiac"),
+         rec(request_id="u2", model="brainiac")],
+        source="api",
+    )  # fmt: skip
+    summary = await service.summary(resources, org_id, start=None, end=None, group_by="model")
+    assert summary["totals"]["requests"] == 3
+    assert summary["totals"]["unpriced_requests"] == 2
+    assert summary["totals"]["cost_usd"] == pytest.approx(0.0035)
+    groups = {g["key"]: g for g in summary["groups"]}
+    assert groups["brainiac"]["cost_usd"] is None
+    assert groups["brainiac"]["unpriced_requests"] == 2
+
+
+async def test_summaries_are_isolated_per_org(resources):
+    a, b = org(), org()
+    await service.ingest_records(resources, a, [rec(request_id="x")], source="api")
+    await service.ingest_records(
+        resources, b, [rec(request_id="x", model="gpt-4o-mini"), rec(request_id="y")],
+        source="api",
+    )  # fmt: skip
+    sa = await service.summary(resources, a, start=None, end=None, group_by="model")
+    sb = await service.summary(resources, b, start=None, end=None, group_by="model")
+    assert sa["totals"]["requests"] == 1 and [g["key"] for g in sa["groups"]] == ["gpt-4o"]
+    assert sb["totals"]["requests"] == 2
+    # the same request_id in another org is not a duplicate
+    assert {g["key"] for g in sb["groups"]} == {"gpt-4o", "gpt-4o-mini"}
+
+
+async def test_summary_window_and_grouping(resources):
+    org_id = org()
+    await service.ingest_records(
+        resources,
+        org_id,
+        [rec(request_id="d1", timestamp="2026-10-01T10:00:00Z", project="a"),
+         rec(request_id="d2", timestamp="2026-10-02T10:00:00Z", project="b"),
+         rec(request_id="d3", timestamp="2026-10-03T10:00:00Z", project="b")],
+        source="api",
+    )  # fmt: skip
+    start, end = datetime(2026, 10, 2, tzinfo=UTC), datetime(2026, 10, 3, 10, tzinfo=UTC)
+    s = await service.summary(resources, org_id, start=start, end=end, group_by="day")
+    assert [g["key"] for g in s["groups"]] == ["2026-10-02"]  # `to` is exclusive
+    s = await service.summary(resources, org_id, start=None, end=None, group_by="project")
+    assert [(g["key"], g["requests"]) for g in s["groups"]] == [("b", 2), ("a", 1)]
+    s = await service.summary(resources, org_id, start=None, end=None, group_by=None)
+    assert s["groups"] == [] and s["totals"]["input_tokens"] == 3000
+
+
+async def test_bulk_arrow_path_and_row_path_store_the_same(resources):
+    """A clean NDJSON file goes through Arrow; the same records as a list go row by row."""
+    records = generate(seed=3, days=2, end=datetime(2026, 11, 20, tzinfo=UTC)).records
+    bulk_org, row_org = org(), org()
+    body = b"".join(json.dumps({k: v for k, v in r.items() if k != "metadata"}).encode() + b"\n"
+                    for r in records)  # fmt: skip
+    bulk = await service.import_bytes(resources, bulk_org, body, format="canonical")
+    rows = await service.ingest_records(
+        resources, row_org, [{k: v for k, v in r.items() if k != "metadata"} for r in records],
+        source="api",
+    )  # fmt: skip
+    assert bulk.accepted == rows.accepted == len(records)
+    assert bulk.cost_usd == pytest.approx(rows.cost_usd)
+    sql = (
+        "SELECT request_id, timestamp, model, input_tokens, cached_input_tokens, "
+        "cache_write_tokens, output_tokens, status, finish_reason, max_tokens, interactive, "
+        "end_user, prefix_fingerprint, prefix_tokens, cost_usd FROM {usage} ORDER BY request_id"
+    )
+    assert await resources.org_usage(bulk_org).query(sql) == await resources.org_usage(
+        row_org
+    ).query(sql)
+
+
+async def test_unparseable_input_is_refused_whole_with_reason(resources):
+    with pytest.raises(Unprocessable) as info:
+        await service.import_bytes(resources, org(), b"[{]", format="canonical")
+    assert info.value.code == "unparseable_input"
+    assert "not valid JSON" in info.value.message
+
+
+async def test_real_azure_trace_import_and_reimport(resources):
+    path = require_azure(AZURE_CONV)
+    org_id = org()
+    options = ImportOptions(provider="openai", model="gpt-4o", project="conv")
+    report = await service.import_file(resources, org_id, path, options=options)
+    assert (report.accepted, report.rejected, report.unpriced) == (19_366, 0, 0)
+    summary = await service.summary(resources, org_id, start=None, end=None, group_by="project")
+    assert summary["groups"][0]["key"] == "conv"
+    assert summary["totals"]["requests"] == 19_366
+    assert summary["totals"]["cost_usd"] == pytest.approx(report.cost_usd)
+    again = await service.import_file(resources, org_id, path, options=options)
+    assert (again.accepted, again.duplicates) == (0, 19_366)
