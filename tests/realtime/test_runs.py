@@ -185,3 +185,68 @@ async def test_twenty_users_concurrent_runs_each_sees_only_its_own(make_settings
             foreign = [f for f in frames.all if f.get("run_id") not in (None, run_id)]
             assert foreign == []
         assert len(owner_of) == 20
+
+
+def gate_before(bus, type: str, agent: str | None = None) -> asyncio.Event:
+    """Hold the pipeline just before it publishes ``type`` (of ``agent``) until the returned
+    event is set: the test decides what happens at that exact point of a real run."""
+    gate = asyncio.Event()
+    original = bus.publish
+
+    async def publish(run_id, kind, data):
+        if str(kind) == type and (agent is None or data.get("agent") == agent):
+            await gate.wait()
+        return await original(run_id, kind, data)
+
+    bus.publish = publish
+    return gate
+
+
+async def test_cancel_ends_the_run_with_run_failed_cancelled(srv):
+    gate = gate_before(srv.resources.services["bus"], "agent_started", AGENTS[1])
+    user = await register(srv.url)
+    async with connect_ws(srv.url, user.access_token) as ws:
+        await recv_json(ws)
+        await start(ws)
+        frames = Frames()
+        while not frames.all or frames.all[-1]["type"] != "agent_completed":
+            frames.add(await recv_json(ws))
+        run_id = frames.all[0]["run_id"]
+        await send_json(ws, {"type": "cancel", "run_id": run_id})
+        await send_json(ws, {"type": "ping"})  # frames are handled in order: pong = cancelled
+        assert (await recv_json(ws))["type"] == "pong"
+        gate.set()
+        await read_until_terminal(ws, frames, {run_id})
+    run = frames.runs[run_id]
+    assert_gap_free(run)
+    assert run[-1]["type"] == "run_failed"
+    assert run[-1]["data"]["code"] == "cancelled"
+    assert "assistant_message" not in [f["type"] for f in run]
+
+
+async def test_concurrent_run_limit_answers_rate_limited_and_connection_stays_usable(srv):
+    gate = gate_before(srv.resources.services["bus"], "run_completed")
+    user = await register(srv.url)
+    async with connect_ws(srv.url, user.access_token) as ws:
+        await recv_json(ws)
+        limit = srv.resources.settings.analyst_max_concurrent_runs
+        refused = None
+        for i in range(limit + 1):
+            await send_json(
+                ws, {"type": "user_message", "content": QUESTION, "client_message_id": f"m{i}"}
+            )
+            await send_json(ws, {"type": "ping"})
+            while True:  # skip run events until the pong that follows this message
+                frame = await recv_json(ws)
+                if frame["type"] == "error":
+                    refused = (i, frame["data"])
+                if frame["type"] == "pong":
+                    break
+        assert refused is not None
+        assert refused[0] == limit
+        assert refused[1]["code"] == "rate_limited"
+        assert refused[1]["client_message_id"] == f"m{limit}"
+        gate.set()
+        await send_json(ws, {"type": "ping"})
+        while (await recv_json(ws))["type"] != "pong":
+            pass
