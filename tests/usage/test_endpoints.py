@@ -1,0 +1,196 @@
+"""The usage HTTP API over real HTTP (uvicorn on a free port), on both SQL backends: ingest with
+user tokens and API keys, file import (raw body and multipart), the exact error codes of bad
+input, and the summary per DESIGN §4 with org isolation."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support.servers import live_server
+from tests.usage.conftest import AZURE_CODE, FIXTURES, account, api_key, error_code, require_azure
+
+NDJSON = (FIXTURES / "canonical.ndjson").read_bytes()
+
+
+@pytest.fixture
+async def client(server):
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+async def test_post_usage_json_array_and_ndjson(client):
+    user = await account(client)
+    body = (FIXTURES / "canonical.json").read_bytes()
+    resp = await client.post(
+        "/api/v1/usage", content=body, headers={**user, "Content-Type": "application/json"}
+    )
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert {k: report[k] for k in ("accepted", "duplicates", "rejected", "unpriced")} == {
+        "accepted": 4, "duplicates": 0, "rejected": 0, "unpriced": 1,
+    }  # fmt: skip
+    resp = await client.post(
+        "/api/v1/usage", content=NDJSON, headers={**user, "Content-Type": "application/x-ndjson"}
+    )
+    assert resp.json()["accepted"] == 3
+    resp = await client.post("/api/v1/usage", content=NDJSON, headers=user)
+    assert (resp.json()["accepted"], resp.json()["duplicates"]) == (0, 3)
+
+
+async def test_post_usage_keeps_valid_rows_and_reports_bad_ones(client):
+    user = await account(client)
+    resp = await client.post(
+        "/api/v1/usage", content=(FIXTURES / "bad.ndjson").read_bytes(), headers=user
+    )
+    assert resp.status_code == 200
+    report = resp.json()
+    assert (report["accepted"], report["rejected"]) == (2, 8)
+    assert [e["index"] for e in report["errors"]] == [2, 3, 4, 5, 6, 7, 8, 10]
+    assert report["errors"][0] == {
+        "index": 2, "field": "input_tokens", "message": "must not be negative",
+    }  # fmt: skip
+    assert report["errors"][-1] == {
+        "index": 10,
+        "field": "",
+        "message": "not valid UTF-8 (byte 131)",
+    }
+
+
+async def test_ingest_needs_a_credential_with_the_ingest_scope(client):
+    resp = await client.post("/api/v1/usage", content=NDJSON)
+    assert (resp.status_code, error_code(resp)) == (401, "not_authenticated")
+    user = await account(client)
+    read_only = await api_key(client, user, ["read"])
+    resp = await client.post("/api/v1/usage", content=NDJSON, headers={"X-API-Key": read_only})
+    assert (resp.status_code, error_code(resp)) == (403, "insufficient_scope")
+    ingest = await api_key(client, user, ["ingest"])
+    resp = await client.post("/api/v1/usage", content=NDJSON, headers={"X-API-Key": ingest})
+    assert resp.status_code == 200 and resp.json()["accepted"] == 3
+    # an ingest-only key cannot read the summary; the user can, and sees the key's rows
+    resp = await client.get("/api/v1/usage/summary", headers={"X-API-Key": ingest})
+    assert (resp.status_code, error_code(resp)) == (403, "insufficient_scope")
+    resp = await client.get("/api/v1/usage/summary", headers=user)
+    assert resp.json()["totals"]["requests"] == 3
+
+
+async def test_import_raw_body_and_multipart(client):
+    user = await account(client)
+    resp = await client.post(
+        "/api/v1/usage/import", params={"format": "litellm"},
+        content=(FIXTURES / "litellm.json").read_bytes(), headers=user,
+    )  # fmt: skip
+    assert resp.status_code == 200
+    assert (resp.json()["format"], resp.json()["accepted"], resp.json()["rejected"]) == (
+        "litellm", 3, 1,
+    )  # fmt: skip
+    files = {"file": ("usage.json", (FIXTURES / "openai_usage.json").read_bytes())}
+    resp = await client.post("/api/v1/usage/import", files=files, headers=user)
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["format"], resp.json()["accepted"]) == ("openai-usage", 11)
+    resp = await client.post("/api/v1/usage/import", files={"other": ("x", b"1")}, headers=user)
+    assert (resp.status_code, error_code(resp)) == (422, "validation_error")
+
+
+async def test_import_bad_input_codes(client):
+    user = await account(client)
+    resp = await client.post(
+        "/api/v1/usage/import", params={"format": "parquet"}, content=NDJSON, headers=user
+    )
+    assert (resp.status_code, error_code(resp)) == (422, "unknown_format")
+    assert resp.json()["error"]["details"]["known_formats"] == [
+        "canonical", "openai-usage", "otlp", "litellm", "azure-trace",
+    ]  # fmt: skip
+    resp = await client.post("/api/v1/usage/import", content=b"just some words\n", headers=user)
+    assert (resp.status_code, error_code(resp)) == (422, "unknown_format")
+    resp = await client.post(
+        "/api/v1/usage/import", params={"format": "otlp"}, content=b"{not json", headers=user
+    )
+    assert (resp.status_code, error_code(resp)) == (422, "unparseable_input")
+    azure = b"TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.6805900,374,44\n"
+    resp = await client.post("/api/v1/usage/import", content=azure, headers=user)
+    assert (resp.status_code, error_code(resp)) == (422, "missing_import_option")
+    resp = await client.post(
+        "/api/v1/usage/import",
+        params={"provider": "openai", "model": "gpt-4o", "project": "p"},
+        content=azure,
+        headers=user,
+    )
+    assert resp.json()["accepted"] == 1
+
+
+async def test_import_real_azure_code_trace(client):
+    data = require_azure(AZURE_CODE).read_bytes()
+    user = await account(client)
+    params = {"format": "azure-trace", "provider": "azure", "model": "gpt-4o", "project": "code"}
+    resp = await client.post("/api/v1/usage/import", params=params, content=data, headers=user)
+    assert resp.status_code == 200
+    report = resp.json()
+    assert (report["accepted"], report["rejected"], report["unpriced"]) == (8_819, 0, 0)
+    summary = (
+        await client.get("/api/v1/usage/summary", params={"group_by": "provider"}, headers=user)
+    ).json()
+    assert summary["groups"][0]["key"] == "azure"
+    assert summary["totals"]["requests"] == 8_819
+    assert summary["totals"]["cost_usd"] == pytest.approx(report["cost_usd"])
+
+
+async def test_summary_shape_isolation_and_validation(client):
+    alice, bob = await account(client), await account(client)
+    await client.post("/api/v1/usage", content=(FIXTURES / "canonical.json").read_bytes(),
+                      headers=alice)  # fmt: skip
+    await client.post("/api/v1/usage", content=NDJSON, headers=bob)
+    resp = await client.get(
+        "/api/v1/usage/summary",
+        params={"from": "2026-10-01T00:00:00Z", "to": "2026-10-02T00:00:00Z",
+                "group_by": "model"},
+        headers=alice,
+    )  # fmt: skip
+    assert resp.status_code == 200
+    body = resp.json()
+    assert set(body) == {"from", "to", "group_by", "totals", "groups"}
+    assert body["from"].startswith("2026-10-01T00:00:00")
+    assert body["totals"] == {
+        "requests": 4, "input_tokens": 7200, "cached_input_tokens": 4024, "output_tokens": 1160,
+        # the batch row predates the batch price in the data (2026-10-14): standard price
+        "cost_usd": pytest.approx(0.00472 + 0.01965 + 0.000165), "unpriced_requests": 1,
+    }  # fmt: skip
+    assert set(body["groups"][0]) == {
+        "key", "requests", "input_tokens", "cached_input_tokens", "output_tokens", "cost_usd",
+        "unpriced_requests",
+    }  # fmt: skip
+    keys = {g["key"]: g for g in body["groups"]}
+    assert keys["brainiac-9000"]["cost_usd"] is None
+    # bob sees only bob's rows
+    bob_summary = (await client.get("/api/v1/usage/summary", headers=bob)).json()
+    assert bob_summary["totals"]["requests"] == 3
+    resp = await client.get("/api/v1/usage/summary", params={"group_by": "colour"}, headers=bob)
+    assert (resp.status_code, error_code(resp)) == (422, "validation_error")
+    resp = await client.get(
+        "/api/v1/usage/summary", params={"from": "2026-10-02", "to": "2026-10-01"}, headers=bob
+    )
+    assert (resp.status_code, error_code(resp)) == (422, "validation_error")
+    resp = await client.get("/api/v1/usage/summary")
+    assert resp.status_code == 401
+
+
+async def test_body_over_the_limit_is_413(make_settings):
+    async with (
+        live_server(make_settings(max_body_bytes=2048)) as srv,
+        httpx.AsyncClient(base_url=srv.url, timeout=30) as client,
+    ):
+        user = await account(client)
+        big = NDJSON * 20
+        assert len(big) > 2048
+        resp = await client.post("/api/v1/usage", content=big, headers=user)
+        assert (resp.status_code, error_code(resp)) == (413, "payload_too_large")
+        assert resp.json()["error"]["details"] == {"limit_bytes": 2048}
+
+        async def chunks():  # no Content-Length: the limit holds on the stream too
+            for _ in range(20):
+                yield NDJSON
+
+        resp = await client.post("/api/v1/usage/import", content=chunks(), headers=user)
+        assert (resp.status_code, error_code(resp)) == (413, "payload_too_large")
+        resp = await client.post("/api/v1/usage", content=NDJSON, headers=user)
+        assert resp.status_code == 200
