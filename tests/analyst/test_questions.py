@@ -1,0 +1,135 @@
+"""Plain spend questions: triage skips optimization and actions, and the figures equal a
+direct query over the org's usage for the period the report states."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+import pytest
+
+from tests.analyst.conftest import agents_of, ask, demo_workload, load, register
+from tests.support.servers import live_server
+
+SPEND_AGENTS = ["triage", "data", "reporting"]
+
+
+async def latest(server, org_id: str) -> str:
+    rows = await server.resources.analytics.query(
+        "SELECT max(timestamp) AS t FROM llm_usage FINAL WHERE org_id = {org:String}",
+        {"org": org_id},
+    )
+    return rows[0]["t"]
+
+
+async def test_spend_on_a_model_last_week_equals_a_direct_query(embedded_server):
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, demo_workload().records)
+    run, frames = await ask(srv, user, "what did we spend on gpt-4o last week?")
+    assert agents_of(frames) == SPEND_AGENTS
+    report = run["report"]
+    end = await latest(srv, user.org_id)
+    rows = await srv.resources.analytics.query(
+        """
+        SELECT sum(cost_usd) AS spend, count() AS n FROM llm_usage FINAL
+        WHERE org_id = {org:String} AND model = 'gpt-4o'
+          AND timestamp >= toDateTime64({end:String}, 3, 'UTC') - INTERVAL 7 DAY
+          AND timestamp <= toDateTime64({end:String}, 3, 'UTC')
+        """,
+        {"org": user.org_id, "end": end},
+    )
+    assert rows[0]["n"] > 0
+    assert report["spend_usd"] == pytest.approx(rows[0]["spend"], abs=1e-4)
+    assert report["requests"] == rows[0]["n"]
+    assert report["filters"] == {"model": "gpt-4o"}
+    assert report["window"]["days"] == 7
+    assert report["window"]["anchor"] == "latest_usage"
+    assert report["window"]["to"].startswith(end.replace(" ", "T"))
+    assert report["strategies"] == [] and report["monthly_savings_usd"] is None
+    assert report["intent"]["kind"] == "spend"
+    assert f"${report['spend_usd']:,.2f}" in run["content"]
+    # Where that money went, by feature, sums to the same figure.
+    groups = report["breakdown"]["groups"]
+    assert report["breakdown"]["dimension"] == "feature"
+    assert sum(g["cost_usd"] for g in groups) == pytest.approx(report["spend_usd"], abs=1e-4)
+
+
+async def test_which_feature_costs_most_equals_a_direct_query(embedded_server):
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, demo_workload().records)
+    run, frames = await ask(srv, user, "which feature costs most?")
+    assert agents_of(frames) == SPEND_AGENTS
+    report = run["report"]
+    rows = await srv.resources.analytics.query(
+        """
+        SELECT feature, sum(cost_usd) AS spend FROM llm_usage FINAL
+        WHERE org_id = {org:String}
+          AND timestamp >= toDateTime64({from:String}, 3, 'UTC')
+          AND timestamp <= toDateTime64({to:String}, 3, 'UTC')
+        GROUP BY feature ORDER BY spend DESC
+        """,
+        {
+            "org": user.org_id,
+            "from": report["window"]["from"].replace("T", " ").rstrip("Z"),
+            "to": report["window"]["to"].replace("T", " ").rstrip("Z"),
+        },
+    )
+    groups = report["breakdown"]["groups"]
+    assert report["breakdown"]["dimension"] == "feature"
+    assert [g["key"]["feature"] for g in groups] == [r["feature"] for r in rows]
+    for g, r in zip(groups, rows, strict=True):
+        assert g["cost_usd"] == pytest.approx(r["spend"], abs=1e-4)
+    # The default window covers all of the demo's 30 days, so it is the org's whole spend.
+    total = await srv.resources.analytics.query(
+        "SELECT sum(cost_usd) AS s FROM llm_usage FINAL WHERE org_id = {org:String}",
+        {"org": user.org_id},
+    )
+    assert report["spend_usd"] == pytest.approx(total[0]["s"], abs=1e-4)
+    assert f"Largest feature: **{rows[0]['feature']}**" in run["content"]
+
+
+async def test_daily_trend_question_gives_one_point_per_day(embedded_server):
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, demo_workload(planted=False).records)
+    run, frames = await ask(srv, user, "show our daily cost trend over the last 3 days")
+    assert agents_of(frames) == SPEND_AGENTS
+    series = run["report"]["time_series"]
+    assert 3 <= len(series) <= 4  # 72 h from a mid-day anchor touch 4 calendar days
+    assert sum(p["cost_usd"] for p in series) == pytest.approx(run["report"]["spend_usd"], abs=1e-4)
+
+
+async def test_windows_anchor_on_the_clock_when_configured(make_settings):
+    async with live_server(make_settings(analyst_window_anchor="now")) as srv:
+        user = await register(srv.url)
+        await load(srv, user.org_id, demo_workload().records)  # ends 2026-11-20
+        before = datetime.now().astimezone()
+        run, _ = await ask(srv, user, "how much did we spend last week?")
+    report = run["report"]
+    assert report["window"]["anchor"] == "now"
+    assert datetime.fromisoformat(report["window"]["to"].replace("Z", "+00:00")) >= before
+    assert "not from the clock" not in run["content"]
+
+
+async def test_two_orgs_asking_at_once_each_get_only_their_own_figures(app_server):
+    srv = app_server
+    a, b = await register(srv.url), await register(srv.url)
+    await load(srv, a.org_id, demo_workload().records)
+    await load(srv, b.org_id, demo_workload(planted=False).records)
+    (run_a, _), (run_b, _) = await asyncio.gather(
+        ask(srv, a, "How can we cut our AI spend?"), ask(srv, b, "How can we cut our AI spend?")
+    )
+    for user, run in ((a, run_a), (b, run_b)):
+        rows = await srv.resources.analytics.query(
+            "SELECT sum(cost_usd) AS s, count() AS n FROM llm_usage FINAL "
+            "WHERE org_id = {org:String}",
+            {"org": user.org_id},
+        )
+        assert run["report"]["spend_usd"] == pytest.approx(rows[0]["s"], abs=1e-4)
+        assert run["report"]["requests"] == rows[0]["n"]
+    assert {s["id"] for s in run_a["report"]["strategies"]} == set(demo_workload().planted)
+    assert run_b["report"]["strategies"] == []
+    planted_features = {p.scope["feature"] for p in demo_workload().planted.values()}
+    assert not any(f in run_b["content"] for f in planted_features)
