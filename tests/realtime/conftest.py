@@ -33,6 +33,23 @@ async def register(base_url: str, email: str | None = None) -> User:
     return User(email, body["access_token"], body["user"]["id"])
 
 
+async def seed_usage(base_url: str, user: User, days: int = 7) -> int:
+    """Give the user's org a real workload (the demo generator, with planted savings) so runs
+    answer from data."""
+    from tokenomist.usage.demo import generate
+
+    records = generate(seed=7, days=days).records
+    async with httpx.AsyncClient(base_url=base_url, timeout=120) as client:
+        r = await client.post(
+            "/api/v1/usage",
+            json=records,
+            headers={"Authorization": f"Bearer {user.access_token}"},
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == len(records)
+    return len(records)
+
+
 def ws_url(base_url: str) -> str:
     return base_url.replace("http://", "ws://") + "/ws"
 

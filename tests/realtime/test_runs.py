@@ -15,6 +15,7 @@ from tests.realtime.conftest import (
     read_until_terminal,
     recv_json,
     register,
+    seed_usage,
     send_json,
 )
 from tests.support.servers import live_server
@@ -81,6 +82,7 @@ async def start(ws, content: str = QUESTION) -> None:
 async def test_golden_path_exact_order_every_frame_matches_published_schema(srv):
     validator = await server_validator(srv.url)
     user = await register(srv.url)
+    await seed_usage(srv.url, user)
     async with connect_ws(srv.url, user.access_token) as ws:
         hello = await recv_json(ws)
         validator.validate(hello)
@@ -94,6 +96,9 @@ async def test_golden_path_exact_order_every_frame_matches_published_schema(srv)
     assert_gap_free(run)
     assert assert_golden_order(run) == AGENTS
     assert run[-1]["data"]["status"] == "completed"
+    report = next(f for f in run if f["type"] == "assistant_message")["data"]["report"]
+    assert report["spend_usd"] > 0
+    assert report["strategies"], "the planted inefficiencies were not found"
     # What the client saw is exactly what the bus holds for the run.
     stored = await srv.resources.services["bus"].replay(run_id)
     assert [e.model_dump(exclude_none=True) for e in stored] == run
