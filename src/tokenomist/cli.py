@@ -73,5 +73,5 @@ def _register_domain_commands() -> None:
         importlib.import_module(f"tokenomist.{name}.cli").register(app)
 
 
-DOMAIN_CLIS: list[str] = ["auth", "verify", "usage"]
+DOMAIN_CLIS: list[str] = ["auth", "verify", "usage", "analyst"]
 _register_domain_commands()

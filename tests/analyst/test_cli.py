@@ -1,0 +1,58 @@
+"""``tokenomist ask`` as a user runs it: a separate process talking to a running server over
+HTTP, streaming the agent timeline and printing the report."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+
+from tests.analyst.conftest import PASSWORD, demo_workload, load, register
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tokenomist", "ask", *args,
+        env={**os.environ, "COLUMNS": "160", **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, stdout.decode(), stderr.decode()
+
+
+async def test_ask_streams_the_agents_and_prints_the_plan(embedded_server):
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, demo_workload().records)
+    env = {"TOKENOMIST_URL": srv.url, "TOKENOMIST_EMAIL": user.email,
+           "TOKENOMIST_PASSWORD": PASSWORD}  # fmt: skip
+    code, out, err = await run_cli("How can we cut our AI spend?", env=env)
+    assert code == 0, err
+    positions = [err.index(f"▶ {a}") for a in ("triage", "data", "optimization", "actions")]
+    assert positions == sorted(positions)
+    assert "⚙ find_batch_tier()" in err and "done in" in err
+    assert "Savings plan" in out and "Actions" in out and "Assumptions" in out
+
+    code, out, err = await run_cli("How can we cut our AI spend?", "--json", "--quiet", env=env)
+    assert code == 0, err
+    report = json.loads(out)
+    assert {s["id"] for s in report["strategies"]} == set(demo_workload().planted)
+    assert "▶ triage" not in err
+
+
+async def test_ask_with_a_wrong_password_says_so_and_exits_1(embedded_server):
+    user = await register(embedded_server.url)
+    env = {"TOKENOMIST_URL": embedded_server.url, "TOKENOMIST_EMAIL": user.email,
+           "TOKENOMIST_PASSWORD": "wrong password 123"}  # fmt: skip
+    code, _, err = await run_cli("what did we spend?", env=env)
+    assert code == 1
+    assert f"login as {user.email} failed: HTTP 401" in err
+
+
+async def test_ask_without_a_server_names_the_address(tmp_path):
+    env = {"TOKENOMIST_URL": "http://127.0.0.1:9", "TOKENOMIST_EMAIL": "a@example.com",
+           "TOKENOMIST_PASSWORD": "x", "TOKENOMIST_DATA_DIR": str(tmp_path)}  # fmt: skip
+    code, _, err = await run_cli("what did we spend?", env=env)
+    assert code == 1
+    assert "no Tokenomist server at http://127.0.0.1:9" in err
