@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Request, status
 from fastapi.responses import StreamingResponse
 
 from tokenomist.analyst import service
+from tokenomist.analyst.context import Status
 from tokenomist.analyst.schemas import MessageOut, RunAccepted, RunCreate, RunOut, ThreadOut
 from tokenomist.analyst.tools import TOOLS
 from tokenomist.auth.dependencies import CurrentUser
@@ -42,7 +43,7 @@ async def create_run(body: RunCreate, request: Request, principal: CurrentUser) 
         run_id=handle.run_id,
         thread_id=handle.thread_id,
         message_id=handle.message_id,
-        status="queued",
+        status=Status.queued,
         events_url=f"/api/v1/runs/{handle.run_id}/events",
     )
 
@@ -144,7 +145,8 @@ async def _stream(bus: Any, run_id: str, after: int, *, finished: bool) -> Async
             if item is None:
                 return
             if isinstance(item, Exception):
-                yield _sse(None, "error", {"code": item.code, "message": str(item)})
+                code = getattr(item, "code", "stream_unavailable")
+                yield _sse(None, "error", {"code": code, "message": str(item)})
                 return
             yield _sse(item.seq, item.type, item.model_dump(mode="json", exclude_none=True))
     finally:

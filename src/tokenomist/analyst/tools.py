@@ -226,7 +226,7 @@ async def data_coverage(ctx: RunContext, _: NoArgs) -> ToolResult:
     r = rows[0]
     if not r["requests"]:
         return ToolResult({"requests": 0}, "no usage recorded for this org")
-    data = {
+    data: dict[str, Any] = {
         "requests": int(r["requests"]),
         "unpriced_requests": int(r["unpriced_requests"]),
         "earliest": parse_ch_time(r["earliest"]),

@@ -50,7 +50,7 @@ def combine(
     for key, stats in cells.items():
         remaining[key] = stats.spend_usd
     taken: dict[str, set[CellKey]] = defaultdict(set)
-    out = []
+    out: list[dict[str, Any]] = []
     for finding in kept:
         scope = []
         for c in finding.cells:
