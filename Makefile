@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Set up and start the server on the embedded defaults (SQLite, in-process cache, chDB).
+## Set up and start the server on the embedded defaults (SQLite, in-process cache, chDB),
+## seeded with the demo org, user and workload (credentials printed at start).
 run: $(STAMP)
-	$(BIN)/tokenomist serve
+	$(BIN)/tokenomist serve --demo
 
 ## Set up and run the whole test suite (PostgreSQL and Redis variants need the local servers).
 test: $(STAMP)
