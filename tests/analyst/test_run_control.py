@@ -4,12 +4,14 @@ on concurrent runs, on both SQL backends and both cache backends, over real HTTP
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from tests.analyst.conftest import demo_workload, get_run, load, read_events, register, start_run
 from tests.support.servers import live_server
+from tokenomist.analyst.strategies import ORDER
 
 QUESTION = "How can we cut our AI spend?"
 
@@ -96,3 +98,60 @@ async def test_concurrent_runs_per_user_are_limited_until_one_finishes(srv):
         r = await client.post("/api/v1/runs", json={"message": QUESTION}, headers=user.headers)
         assert r.status_code == 202
         await read_events(srv, user, r.json()["run_id"])
+
+
+async def test_a_run_past_its_time_limit_fails_with_timeout(make_settings):
+    async with live_server(make_settings(analyst_run_timeout_s=0.001)) as srv:
+        user = await register(srv.url)
+        await load(srv, user.org_id, demo_workload().records)
+        accepted = await start_run(srv, user, QUESTION)
+        frames = await read_events(srv, user, accepted["run_id"])
+        run = (await get_run(srv, user, accepted["run_id"])).json()
+    assert frames[-1]["type"] == "run_failed"
+    assert frames[-1]["data"]["code"] == "timeout"
+    assert (run["status"], run["error"]["code"]) == ("failed", "timeout")
+
+
+async def test_runs_left_unfinished_by_a_dead_process_are_failed_and_free_their_slot(srv):
+    from sqlalchemy import update
+
+    from tokenomist.analyst import repository
+    from tokenomist.analyst.models import Run
+    from tokenomist.kit.db import utcnow
+
+    user = await register(srv.url)
+    limit = srv.resources.settings.analyst_max_concurrent_runs
+    stale = []
+    for _ in range(limit):
+        run = await start_run(srv, user, QUESTION)
+        await read_events(srv, user, run["run_id"])
+        stale.append(run["run_id"])
+    # As if the process running them had died mid-run, an hour ago.
+    async with srv.resources.sessions() as session:
+        await session.execute(
+            update(Run)
+            .where(Run.id.in_(stale))
+            .values(status="running", created_at=utcnow() - timedelta(hours=1))
+        )
+        await session.commit()
+    r = await start_run(srv, user, QUESTION)  # stale runs do not hold a slot
+    await read_events(srv, user, r["run_id"])
+    async with srv.resources.sessions() as session:
+        assert await repository.fail_abandoned(session, utcnow() - timedelta(minutes=10)) == limit
+        await session.commit()
+    run = (await get_run(srv, user, stale[0])).json()
+    assert (run["status"], run["error"]["code"]) == ("failed", "abandoned")
+
+
+async def test_the_tools_are_published_with_json_schemas(srv):
+    user = await register(srv.url)
+    async with httpx.AsyncClient(base_url=srv.url, headers=user.headers) as client:
+        r = await client.get("/api/v1/analyst/tools")
+    assert r.status_code == 200
+    tools = {t["name"]: t for t in r.json()}
+    assert {"spend_summary", "breakdown", "time_series", "top_cost_drivers",
+            "percentile_profile"} <= set(tools)  # fmt: skip
+    assert {f"find_{m.ID}" for m in ORDER} <= set(tools)
+    params = tools["find_batch_tier"]["parameters"]
+    assert set(params["required"]) == {"from", "to"}
+    assert params["additionalProperties"] is False

@@ -24,8 +24,14 @@ TITLE = "Cache responses to repeated identical requests"
 
 async def find(env: StrategyEnv) -> Finding | None:
     section = env.catalogue.duplicate_requests
-    cond, params = env.where(
+    complete, params = env.where(
         "status = 'success' AND finish_reason != 'length' AND request_fingerprint != ''"
+    )
+    # Only fingerprints seen more than once can repeat: the window function then sorts those
+    # partitions instead of every request of the window.
+    cond = (
+        f"{complete} AND request_fingerprint IN (SELECT request_fingerprint FROM {{usage}} "
+        f"WHERE {complete} GROUP BY request_fingerprint HAVING count() > 1)"
     )
     params["dup_window_ms"] = int(section.window_s * 1000)
     rows = await env.usage.query(

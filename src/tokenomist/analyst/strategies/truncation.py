@@ -24,7 +24,12 @@ MAX_TOKENS_STEP = 64  # recommendations are rounded up to a multiple of this
 
 async def find(env: StrategyEnv) -> Finding | None:
     section = env.catalogue.truncation
-    cond, params = env.where("request_fingerprint != ''")
+    # Only requests that were ever stopped by length can have a truncated attempt: the window
+    # function then sorts those few partitions instead of the whole window.
+    truncated, params = env.where("finish_reason = 'length' AND request_fingerprint != ''")
+    cond, _ = env.where(
+        f"request_fingerprint IN (SELECT request_fingerprint FROM {{usage}} WHERE {truncated})"
+    )
     params["retry_ms"] = int(section.retry_window_s * 1000)
     rows = await env.usage.query(
         f"""
