@@ -192,3 +192,52 @@ async def test_real_azure_trace_import_and_reimport(resources):
     assert summary["totals"]["cost_usd"] == pytest.approx(report.cost_usd)
     again = await service.import_file(resources, org_id, path, options=options)
     assert (again.accepted, again.duplicates) == (0, 19_366)
+
+
+def _ndjson(*records: dict | str) -> bytes:
+    return b"".join((r if isinstance(r, str) else json.dumps(r)).encode() + b"\n" for r in records)
+
+
+async def test_bulk_file_import_names_the_lines_of_the_file(resources, tmp_path):
+    """Local NDJSON files are read by the engine; whatever path a file takes, errors name its
+    real lines (blank lines included) and metadata objects and raw prompts are handled."""
+    from tokenomist.usage.records import fingerprint
+
+    clean = tmp_path / "clean.ndjson"
+    clean.write_bytes(
+        _ndjson(
+            rec(request_id="m1", metadata={"team": "search", "tags": [1, 2]}),
+            rec(request_id="m2"),
+            rec(request_id="m3", input_tokens=-4),
+        )
+    )
+    org_id = org()
+    report = await service.import_file(resources, org_id, clean)
+    assert (report.accepted, [(e.index, e.field) for e in report.errors]) == (
+        2, [(3, "input_tokens")],
+    )  # fmt: skip
+    meta = {r["request_id"]: r["metadata"] for r in await stored(resources, org_id)}
+    assert json.loads(meta["m1"]) == {"team": "search", "tags": [1, 2]}
+
+    blank = tmp_path / "blank.ndjson"
+    blank.write_bytes(_ndjson(rec(request_id="b1"), "", rec(request_id="b2", model=""),
+                              "", rec(request_id="b3")))  # fmt: skip
+    report = await service.import_file(resources, org(), blank)
+    assert report.accepted == 2
+    assert [(e.index, e.field) for e in report.errors] == [(3, "model")]
+
+    typed = tmp_path / "typed.ndjson"
+    typed.write_bytes(_ndjson(rec(request_id="t1"), rec(request_id="t2", output_tokens="many")))
+    report = await service.import_file(resources, org(), typed)
+    assert report.accepted == 1 and [e.index for e in report.errors] == [2]
+
+    prompts = tmp_path / "prompts.ndjson"
+    messages = [{"role": "user", "content": "hello"}]
+    prompts.write_bytes(_ndjson(rec(request_id="p1", prompt=messages)))
+    org_id = org()
+    await service.import_file(resources, org_id, prompts)
+    row = (
+        await resources.org_usage(org_id).query("SELECT request_fingerprint, metadata FROM {usage}")
+    )[0]
+    assert row["request_fingerprint"] == fingerprint("gpt-4o", messages)
+    assert "hello" not in json.dumps(row)  # raw prompts are hashed, never stored

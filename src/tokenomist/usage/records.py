@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -258,6 +259,34 @@ def conform(table: pa.Table) -> pa.Table:
 # -- column-wise validation --------------------------------------------------------------------
 
 
+def _by_value(col: Any, fn) -> Any:
+    """Apply a string transform once per distinct value (provider, model, status... have few),
+    then spread it back to the rows: far cheaper than transforming a million strings."""
+    whole = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    encoded = pc.dictionary_encode(whole, null_encoding="encode")
+    return pc.take(fn(encoded.dictionary), encoded.indices)
+
+
+def _normalise_provider(values: pa.Array) -> pa.Array:
+    names = pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist()
+    return pa.array([PROVIDER_ALIASES.get(v, v) if v is not None else None for v in names])
+
+
+def _normalise_status(values: pa.Array) -> pa.Array:
+    out = []
+    for v in pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist():
+        v = "success" if v in (None, "", "ok", "succeeded") else v
+        out.append("error" if v in ("failed", "failure") else v)
+    return pa.array(out, pa.string())
+
+
+def _normalise_tier(values: pa.Array) -> pa.Array:
+    out = []
+    for v in pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist():
+        out.append("standard" if v in (None, "", "default", "auto", "on_demand") else v)
+    return pa.array(out, pa.string())
+
+
 def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[RowError]]:
     """Drop rows that break a rule; return the kept rows (normalised) and one error per
     dropped row (its first broken rule)."""
@@ -292,7 +321,7 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
         "is before 2015-01-01",
     )
     for name in ("provider", "model"):
-        col = pc.utf8_trim_whitespace(table.column(name))
+        col = _by_value(table.column(name), pc.utf8_trim_whitespace)
         rule(pc.or_kleene(pc.is_null(col), pc.equal(col, "")), name, "is required")
         rule(pc.greater(pc.utf8_length(col), MAX_LABEL_LEN), name, "is longer than 256 characters")
     for name in ("input_tokens", "output_tokens"):
@@ -333,18 +362,13 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
         "must be between 0 and 1,000,000",
     )
 
-    status = pc.utf8_lower(pc.fill_null(table.column("status"), "success"))
-    status = pc.if_else(pc.is_in(status, pa.array(["ok", "succeeded", ""])), "success", status)
-    status = pc.if_else(pc.is_in(status, pa.array(["failed", "failure"])), "error", status)
+    status = _by_value(table.column("status"), _normalise_status)
     rule(
         pc.invert(pc.is_in(status, pa.array(["success", "error"]))),
         "status",
         "must be 'success' or 'error'",
     )
-    tier = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(table.column("service_tier"), "")))
-    tier = pc.if_else(
-        pc.is_in(tier, pa.array(["", "default", "auto", "on_demand"])), "standard", tier
-    )
+    tier = _by_value(table.column("service_tier"), _normalise_tier)
     rule(
         pc.invert(pc.is_in(tier, pa.array(SERVICE_TIERS))),
         "service_tier",
@@ -360,25 +384,23 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
             "is longer than 256 characters",
         )
 
-    provider = pc.utf8_lower(pc.utf8_trim_whitespace(table.column("provider")))
-    for alias, canonical in PROVIDER_ALIASES.items():
-        provider = pc.if_else(pc.equal(provider, alias), canonical, provider)
+    provider = _by_value(table.column("provider"), _normalise_provider)
     table = (
         table.set_column(table.schema.get_field_index("provider"), "provider", provider)
         .set_column(
             table.schema.get_field_index("model"),
             "model",
-            pc.utf8_trim_whitespace(table.column("model")),
+            _by_value(table.column("model"), pc.utf8_trim_whitespace),
         )
         .set_column(table.schema.get_field_index("status"), "status", status)
         .set_column(table.schema.get_field_index("service_tier"), "service_tier", tier)
         .set_column(
             table.schema.get_field_index("finish_reason"),
             "finish_reason",
-            pc.utf8_lower(pc.fill_null(table.column("finish_reason"), "")),
+            _by_value(pc.fill_null(table.column("finish_reason"), ""), pc.utf8_lower),
         )
     )
-    kept = table.filter(pc.invert(bad))
+    kept = table.filter(pc.invert(bad)) if errors else table
     return kept, [errors[i] for i in sorted(errors)]
 
 
@@ -390,36 +412,51 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
 
     One price lookup per (provider, model, tier) group — per group and day, or minute, for the
     few models whose price depends on the request time — and long-context tiers applied per
-    row by threshold. No per-row Python."""
-    provider = table.column("provider")
-    model = pc.utf8_lower(table.column("model"))
-    tier = table.column("service_tier")
-    key = pc.binary_join_element_wise(provider, model, tier, "\x1f")
-    groups = pc.unique(key).to_pylist()
-    granularity = {g: pricer.time_granularity(*g.split("\x1f")) for g in groups}
-    formats = {"day": "%Y-%m-%d", "minute": "%Y-%m-%dT%H:%M"}
+    row by threshold. No per-row Python: rows find their group's prices through integer keys."""
+    n = table.num_rows
+    codes, labels = [], []
+    for name, fn in (("provider", None), ("model", pc.utf8_lower), ("service_tier", None)):
+        col = table.column(name)
+        encoded = pc.dictionary_encode(col.combine_chunks() if n else pa.array([], pa.string()))
+        labels.append(encoded.dictionary if fn is None else fn(encoded.dictionary))
+        codes.append(pc.cast(pc.fill_null(encoded.indices, 0), pa.int64()))
+    n_model, n_tier = max(len(labels[1]), 1), max(len(labels[2]), 1)
+    group = pc.add(pc.multiply(pc.add(pc.multiply(codes[0], n_model), codes[1]), n_tier), codes[2])
+    names = [lab.to_pylist() for lab in labels]
+
+    def group_name(g: int) -> tuple[str, str, str]:
+        return (
+            names[0][g // (n_model * n_tier)],
+            names[1][(g // n_tier) % n_model],
+            names[2][g % n_tier],
+        )
+
+    groups = pc.unique(group).to_pylist()
+    granularity = {g: pricer.time_granularity(*group_name(g)) for g in groups}
+    # A bucket says which day/minute's price a row needs (0: the group's only price).
+    key = pc.multiply(group, 1 << 32)
     if any(granularity.values()):
-        bucket = pa.nulls(table.num_rows, pa.string())
-        for gran, fmt in formats.items():
-            in_gran = [g for g, v in granularity.items() if v == gran]
-            if in_gran:
-                mask = pc.is_in(key, value_set=pa.array(in_gran, pa.string()))
-                stamp = pc.strftime(table.column("timestamp"), format=fmt)
-                bucket = pc.if_else(mask, stamp, bucket)
-        key = pc.binary_join_element_wise(key, pc.fill_null(bucket, ""), "\x1f")
-    else:
-        key = pc.binary_join_element_wise(key, pa.scalar(""), "\x1f")
+        millis = pc.cast(pc.cast(table.column("timestamp"), pa.timestamp("ms")), pa.int64())
+        spans = {"day": 86_400_000, "minute": 60_000}
+        bucket = pa.array(np.zeros(n, dtype=np.int64))
+        for gran, span in spans.items():
+            chosen = [g for g, v in granularity.items() if v == gran]
+            if chosen:
+                mask = pc.is_in(group, value_set=pa.array(chosen, pa.int64()))
+                bucket = pc.if_else(mask, pc.add(pc.divide(millis, span), 1), bucket)
+        key = pc.add(key, bucket)
     uniques = pc.unique(key).to_pylist()
-    slot = pc.index_in(key, value_set=pa.array(uniques, pa.string()))
+    slot = pc.index_in(key, value_set=pa.array(uniques, pa.int64()))
 
     per_group = []
     for k in uniques:
-        prov, mod, tr, stamp = k.split("\x1f")
+        g, b = divmod(k, 1 << 32)
+        gran = granularity[g]
         when = None
-        if stamp:
-            when = datetime.fromisoformat(stamp if "T" in stamp else stamp + "T12:00")
-            when = when.replace(tzinfo=UTC)
-        per_group.append(pricer.unit_prices(prov, mod, tr, when))
+        if b and gran:
+            span = 86_400_000 if gran == "day" else 60_000
+            when = datetime.fromtimestamp((b - 1) * span / 1000, tz=UTC)
+        per_group.append(pricer.unit_prices(*group_name(g), when))
 
     def take(values: list[Any], typ: pa.DataType) -> Any:
         return pc.take(pa.array(values, typ), slot)

@@ -1,9 +1,10 @@
 """Usage queries against the analytics tier (chDB or a ClickHouse server, same SQL).
 
-Writes are staged: a batch goes into its own short-lived table, and one ``INSERT ... SELECT``
-moves the rows that are new for the org into ``llm_usage`` — the engine does the per-batch
-de-duplication, the content-derived ids and the anti-join on ``(org_id, request_id)``, column
-by column, on either backend.
+Writes are idempotent on ``(org_id, request_id)``: a batch's ids are looked up in one query
+(the ids travel as an Arrow column into a short-lived table, never formatted into SQL), the
+known ones and in-batch repeats are dropped column-wise, and the rest goes into ``llm_usage``
+in one Arrow insert. Ids for records sent without one are derived by the engine from their
+content, the same way on both backends.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -70,11 +73,11 @@ _NULLABLE = {"latency_ms", "max_tokens", "interactive", "cost_usd", "reported_co
 
 # A record sent without request_id gets one derived from its content, so re-sending the same
 # record is recognised as the same call.
-_DERIVED_ID = """if(request_id != '', request_id, concat('auto-', lower(hex(sipHash128(
+_DERIVED_ID = """concat('auto-', lower(hex(sipHash128(
     toString(timestamp), provider, model, input_tokens, output_tokens, cached_input_tokens,
     cache_write_tokens, reasoning_tokens, status, finish_reason, service_tier, project, feature,
     end_user, request_fingerprint, prefix_fingerprint, prefix_tokens,
-    ifNull(toString(latency_ms), ''), ifNull(toString(max_tokens), ''))))))"""
+    ifNull(toString(latency_ms), ''), ifNull(toString(max_tokens), '')))))"""
 
 _INSERT_COLUMNS = (
     "org_id", "request_id", "timestamp", "provider", "model", "input_tokens", "output_tokens",
@@ -115,47 +118,89 @@ class StoreResult:
 
 
 async def store(backend: AnalyticsBackend, org_id: str, stage: pa.Table) -> StoreResult:
-    """Insert the staged rows that are new for this org; the rest are duplicates."""
-    if stage.num_rows == 0:
+    """Insert the rows that are new for this org; the rest are duplicates."""
+    n = stage.num_rows
+    if n == 0:
         return StoreResult(0, 0, 0, 0.0)
-    name = f"usage_stage_{uuid.uuid4().hex}"
-    cols = ",\n".join(f"{c} {t}" for c, t in _stage_fields())
-    await backend.command(f"CREATE TABLE {name} ({cols}) ENGINE = Memory")
-    try:
-        await backend.insert_arrow(name, stage)
-        fresh = f"""
-            SELECT * FROM (
-                SELECT *, {_DERIVED_ID} AS rid FROM {name} ORDER BY _row LIMIT 1 BY rid
-            )
-            WHERE rid NOT IN (
-                SELECT request_id FROM {USAGE_TABLE}
-                WHERE org_id = {{org_id:String}}
-                  AND request_id IN (SELECT {_DERIVED_ID} FROM {name})
-            )
-        """
-        counts = await backend.query(
-            f"SELECT count() AS n, countIf(cost_usd IS NULL) AS unpriced, "
-            f"sum(ifNull(cost_usd, 0)) AS cost FROM ({fresh})",
-            {"org_id": org_id},
+    stage = await _with_ids(backend, stage)
+    ids = stage.column("request_id")
+    # In-batch repeats: the first occurrence wins.
+    if pc.count_distinct(ids).as_py() != n:
+        first = stage.group_by("request_id", use_threads=False).aggregate([("_row", "min")])
+        keep = pc.is_in(
+            pc.binary_join_element_wise(ids, pc.cast(stage.column("_row"), pa.string()), "\x1f"),
+            value_set=pc.binary_join_element_wise(
+                first.column("request_id"), pc.cast(first.column("_row_min"), pa.string()), "\x1f"
+            ),
         )
-        row = counts[0]
-        inserted = int(row["n"])
-        if inserted:
-            renamed = {"org_id": "{org_id:String}", "request_id": "rid"}
-            select = ", ".join(renamed.get(c, c) for c in _INSERT_COLUMNS)
-            await backend.command(
-                f"INSERT INTO {USAGE_TABLE} ({', '.join(_INSERT_COLUMNS)}) "
-                f"SELECT {select} FROM ({fresh})",
-                {"org_id": org_id},
-            )
-        return StoreResult(
-            inserted=inserted,
-            duplicates=stage.num_rows - inserted,
-            unpriced=int(row["unpriced"]),
-            cost_usd=float(row["cost"] or 0.0),
+        stage = stage.filter(keep)
+    known = await _known_ids(backend, org_id, stage.column("request_id"))
+    if len(known):
+        stage = stage.filter(pc.invert(pc.is_in(stage.column("request_id"), value_set=known)))
+    inserted = stage.num_rows
+    cost = stage.column("cost_usd")
+    if inserted:
+        rows = stage.drop_columns(["_row"]).append_column(
+            "org_id", pa.array([org_id] * inserted, pa.string())
+        )
+        await backend.insert_arrow(USAGE_TABLE, rows.select(list(_INSERT_COLUMNS)))
+    return StoreResult(
+        inserted=inserted,
+        duplicates=n - inserted,
+        unpriced=cost.null_count,
+        cost_usd=float(pc.sum(cost).as_py() or 0.0),
+    )
+
+
+async def _scratch(backend: AnalyticsBackend, columns: str, data: pa.Table) -> str:
+    name = f"usage_scratch_{uuid.uuid4().hex}"
+    await backend.command(f"CREATE TABLE {name} ({columns}) ENGINE = Memory")
+    try:
+        await backend.insert_arrow(name, data)
+    except BaseException:
+        await backend.command(f"DROP TABLE IF EXISTS {name}")
+        raise
+    return name
+
+
+async def _with_ids(backend: AnalyticsBackend, stage: pa.Table) -> pa.Table:
+    """Fill in the content-derived id of every row sent without one."""
+    ids = stage.column("request_id")
+    missing = pc.equal(ids, "")
+    if not pc.any(missing).as_py():
+        return stage
+    # Number the rows needing an id 0..k-1 so the engine's answer maps straight back.
+    needing = stage.filter(missing)
+    k = needing.num_rows
+    needing = needing.set_column(0, "_row", pa.array(np.arange(k, dtype=np.int64)))
+    cols = ", ".join(f"{c} {t}" for c, t in _stage_fields())
+    name = await _scratch(backend, cols, needing)
+    try:
+        derived = await backend.query_arrow(
+            f"SELECT {_DERIVED_ID} AS rid FROM {name} ORDER BY _row"
         )
     finally:
         await backend.command(f"DROP TABLE IF EXISTS {name}")
+    new_ids = ids.to_numpy(zero_copy_only=False).astype(object)
+    new_ids[pc.indices_nonzero(missing).to_numpy()] = derived.column("rid").to_numpy(
+        zero_copy_only=False
+    )
+    index = stage.schema.get_field_index("request_id")
+    return stage.set_column(index, "request_id", pa.array(new_ids, pa.string()))
+
+
+async def _known_ids(backend: AnalyticsBackend, org_id: str, ids: Any) -> pa.Array:
+    """The ids of this batch the org already has."""
+    name = await _scratch(backend, "request_id String", pa.table({"request_id": ids}))
+    try:
+        found = await backend.query_arrow(
+            f"SELECT request_id FROM {USAGE_TABLE} WHERE org_id = {{org_id:String}} "
+            f"AND request_id IN (SELECT request_id FROM {name})",
+            {"org_id": org_id},
+        )
+    finally:
+        await backend.command(f"DROP TABLE IF EXISTS {name}")
+    return found.column("request_id").combine_chunks().cast(pa.string())
 
 
 def _stage_fields() -> list[tuple[str, str]]:
@@ -166,6 +211,54 @@ def _stage_fields() -> list[tuple[str, str]]:
             col, typ = line.split(None, 1)
             out.append((col, typ))
     return out
+
+
+# -- engine-side file reading ---------------------------------------------------------------
+
+_CH_TYPES = {
+    pa.int64(): "Int64",
+    pa.float64(): "Float64",
+    pa.bool_(): "Bool",
+    pa.string(): "String",
+    pa.timestamp("ms", tz="UTC"): "DateTime64(3, 'UTC')",
+}
+
+
+def _ndjson_schema() -> str:
+    from tokenomist.usage.records import RAW_SCHEMA
+
+    fields = []
+    for f in RAW_SCHEMA:
+        if f.name == "_row":
+            continue
+        name = "cost_usd" if f.name == "reported_cost_usd" else f.name
+        fields.append(f"{name} Nullable({_CH_TYPES[f.type]})")
+    # read (as JSON text) only to notice them: raw prompts need the row reader's hashing
+    fields += ["prompt Nullable(String)", "prompt_prefix Nullable(String)"]
+    return ", ".join(fields)
+
+
+async def read_ndjson_file(backend: AnalyticsBackend, path: Path) -> pa.Table | None:
+    """Let the embedded engine read a local canonical NDJSON file (parallel, typed) into
+    Arrow, with each row's line number. None when it cannot: a server backend (the file is
+    not on its host) or a file it refuses as a whole (a mistyped value, a broken line) — the
+    caller then reads it row by row, which names each bad line."""
+    if backend.backend != "chdb":
+        return None
+    try:
+        table = await backend.query_arrow(
+            "SELECT rowNumberInAllBlocks() + 1 AS _row, * "
+            "FROM file({path:String}, 'JSONEachRow', {schema:String}) "
+            "SETTINGS date_time_input_format = 'best_effort', "
+            "input_format_json_read_objects_as_strings = 1, "
+            "input_format_skip_unknown_fields = 1",
+            {"path": str(path), "schema": _ndjson_schema()},
+        )
+    except Exception:  # the engine's parse error; the row reader will say where
+        return None
+    return table.rename_columns(
+        ["reported_cost_usd" if c == "cost_usd" else c for c in table.column_names]
+    )
 
 
 # -- summaries -------------------------------------------------------------------------------
