@@ -2,14 +2,17 @@
 
 1. Bulk path: N canonical NDJSON rows (default 1,000,000) through ``usage.service.import_file``
    — Arrow read, column-wise validation, per-group pricing, staged insert with the
-   (org, request_id) anti-join — into a fresh chDB data dir.
+   (org, request_id) lookup — into a fresh chDB data dir.
 2. Baseline: a raw chDB ``INSERT INTO ... SELECT ... FROM file(path, JSONEachRow, schema)`` of
    the same file into a table of the same schema, in the same chDB session (no validation,
    no pricing, no de-duplication). Ratio = bulk rows/s ÷ raw rows/s (goal ≥ 0.5).
 3. HTTP: ``POST /api/v1/usage`` with NDJSON batches of 1,000 rows to ``tokenomist serve``
    running as its own process (one client, sequential requests).
 
-    .venv/bin/python benchmarks/ingest_bench.py [--rows 1000000] [--http-batches 50]
+    .venv/bin/python benchmarks/ingest_bench.py [--rows 1000000] [--http-batches 50] [--repeat 3]
+
+Each contender runs ``--repeat`` times, alternating, and the best run counts: on a shared
+machine the minimum is the least disturbed measurement of the same work.
 """
 
 from __future__ import annotations
@@ -87,37 +90,42 @@ def write_ndjson(path: Path, rows: int, seed: int = 1) -> None:
             fh.write(json.dumps(record) + "\n")
 
 
-async def bulk_and_raw(path: Path, rows: int) -> dict[str, float]:
+async def bulk_and_raw(path: Path, rows: int, repeat: int) -> dict[str, float]:
+    """Best of ``repeat`` alternating runs of each contender (the machine may be shared)."""
     data_dir = Path(tempfile.mkdtemp(prefix="tk-bench-"))
     settings = Settings(_env_file=None, environment="test", data_dir=data_dir, jwt_secret="b" * 40)
     res = await open_resources(settings)
     await lifecycle.start(res)
+    bulk, raw = [], []
+    cols = ", ".join(RAW_COLUMNS)
     try:
-        path.read_bytes()  # warm the page cache for both contenders alike
+        for attempt in range(repeat):
+            org = f"bench-org-{attempt}"  # a fresh org: every row is new
+            t0 = time.perf_counter()
+            report = await service.import_file(res, org, path, format="canonical")
+            bulk.append(time.perf_counter() - t0)
+            assert report.accepted == rows, report.as_dict()
+            table = f"raw_usage_{attempt}"
+            await res.analytics.command(f"CREATE TABLE {table} AS llm_usage")
+            t0 = time.perf_counter()
+            await res.analytics.command(
+                f"INSERT INTO {table} (org_id, {cols}) SELECT 'bench-org', {cols} "
+                f"FROM file({{path:String}}, 'JSONEachRow', {{schema:String}}) "
+                "SETTINGS date_time_input_format = 'best_effort'",
+                {"path": str(path), "schema": RAW_SCHEMA},
+            )
+            raw.append(time.perf_counter() - t0)
+            counted = await res.analytics.query(f"SELECT count() AS n FROM {table}")
+            assert int(counted[0]["n"]) == rows
+            await res.analytics.command(f"DROP TABLE {table}")
         t0 = time.perf_counter()
-        report = await service.import_file(res, "bench-org", path, format="canonical")
-        bulk_s = time.perf_counter() - t0
-        assert report.accepted == rows, report.as_dict()
-        await res.analytics.command("CREATE TABLE raw_usage AS llm_usage")
-        cols = ", ".join(RAW_COLUMNS)
-        t0 = time.perf_counter()
-        await res.analytics.command(
-            f"INSERT INTO raw_usage (org_id, {cols}) SELECT 'bench-org', {cols} "
-            f"FROM file({{path:String}}, 'JSONEachRow', {{schema:String}}) "
-            "SETTINGS date_time_input_format = 'best_effort'",
-            {"path": str(path), "schema": RAW_SCHEMA},
-        )
-        raw_s = time.perf_counter() - t0
-        counted = await res.analytics.query("SELECT count() AS n FROM raw_usage")
-        assert int(counted[0]["n"]) == rows
-        t0 = time.perf_counter()
-        again = await service.import_file(res, "bench-org", path, format="canonical")
+        again = await service.import_file(res, "bench-org-0", path, format="canonical")
         reimport_s = time.perf_counter() - t0
         assert again.duplicates == rows
     finally:
         await lifecycle.stop(res)
         await close_resources(res)
-    return {"bulk_s": bulk_s, "raw_s": raw_s, "reimport_s": reimport_s}
+    return {"bulk_s": min(bulk), "raw_s": min(raw), "reimport_s": reimport_s}
 
 
 def http_ingest(batches: int, batch_rows: int = 1000) -> float:
@@ -150,6 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--http-batches", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=3, help="best of N runs per contender")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tk-bench-file-") as tmp:
         path = Path(tmp) / "usage.ndjson"
@@ -160,7 +169,8 @@ def main() -> None:
             f"in {time.perf_counter() - t0:.1f}s",
             file=sys.stderr,
         )
-        timing = asyncio.run(bulk_and_raw(path, args.rows))
+        path.read_bytes()  # warm the page cache for both contenders alike
+        timing = asyncio.run(bulk_and_raw(path, args.rows, args.repeat))
     http_rps = http_ingest(args.http_batches)
     bulk_rps = args.rows / timing["bulk_s"]
     raw_rps = args.rows / timing["raw_s"]
@@ -173,7 +183,10 @@ def main() -> None:
         (f"HTTP POST /api/v1/usage, 1,000-row batches x{args.http_batches - 1}", None, http_rps,
          "one sequential client"),
     ]  # fmt: skip
-    print(f"\nIngest benchmark: {args.rows:,} canonical NDJSON rows\n")
+    print(
+        f"\nIngest benchmark: {args.rows:,} canonical NDJSON rows "
+        f"(best of {args.repeat} alternating runs)\n"
+    )
     print(f"| {'path':<52} | {'seconds':>8} | {'rows/s':>10} | note")
     print(f"|{'-' * 54}|{'-' * 10}|{'-' * 12}|------")
     for name, seconds, rps, note in table:

@@ -150,8 +150,10 @@ async def test_summary_window_and_grouping(resources):
     assert s["groups"] == [] and s["totals"]["input_tokens"] == 3000
 
 
-async def test_bulk_arrow_path_and_row_path_store_the_same(resources):
-    """A clean NDJSON file goes through Arrow; the same records as a list go row by row."""
+async def test_bulk_arrow_path_and_row_path_store_the_same(resources, monkeypatch):
+    """A clean NDJSON file goes through Arrow (priced in two parallel halves); the same records
+    as a list go row by row. Both store the same rows."""
+    monkeypatch.setattr(service, "PARALLEL_MIN_ROWS", 100)
     records = generate(seed=3, days=2, end=datetime(2026, 11, 20, tzinfo=UTC)).records
     bulk_org, row_org = org(), org()
     body = b"".join(json.dumps({k: v for k, v in r.items() if k != "metadata"}).encode() + b"\n"
