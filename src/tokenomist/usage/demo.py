@@ -62,10 +62,11 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from tokenomist.usage.pricing import Pricer, UnitPrices
 
+_T = TypeVar("_T")
 STRATEGY_IDS: tuple[str, ...] = (
     "model_right_sizing",
     "prompt_caching",
@@ -454,7 +455,7 @@ def _cheapest(offers: list[tuple[str, UnitPrices]], r: dict) -> tuple[str, float
     return prov, cost
 
 
-def _must(value: float | None) -> float:
+def _must(value: _T | None) -> _T:
     if value is None:
         raise RuntimeError("a demo model is missing from the price data")
     return value

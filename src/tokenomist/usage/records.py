@@ -451,10 +451,10 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
     per_group = []
     for k in uniques:
         g, b = divmod(k, 1 << 32)
-        gran = granularity[g]
-        when = None
-        if b and gran:
-            span = 86_400_000 if gran == "day" else 60_000
+        fineness = granularity[g]
+        when: datetime | None = None
+        if b and fineness:
+            span = 86_400_000 if fineness == "day" else 60_000
             when = datetime.fromtimestamp((b - 1) * span / 1000, tz=UTC)
         per_group.append(pricer.unit_prices(*group_name(g), when))
 

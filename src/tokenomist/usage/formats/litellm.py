@@ -89,7 +89,8 @@ def to_record(row: Any) -> dict[str, Any]:
     if "/" in model and (not provider or model.split("/", 1)[0] == provider):
         provider, model = model.split("/", 1)
     meta = _meta(row)
-    usage = meta.get("usage_object") if isinstance(meta.get("usage_object"), dict) else {}
+    raw_usage = meta.get("usage_object")
+    usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     details = usage.get("prompt_tokens_details") or {}
     prompt = _int("prompt_tokens", row.get("prompt_tokens"))
     cached = _int(
@@ -97,9 +98,9 @@ def to_record(row: Any) -> dict[str, Any]:
         usage.get("cache_read_input_tokens") or details.get("cached_tokens") or 0,
     )
     written = _int("cache_creation_input_tokens", usage.get("cache_creation_input_tokens") or 0)
-    counted_apart = cached is not None and written is not None and prompt is not None
-    if counted_apart and cached + written > prompt:  # reported apart (Anthropic style)
-        prompt += cached + written
+    apart = (cached or 0) + (written or 0)
+    if prompt is not None and apart > prompt:  # reported apart (Anthropic style)
+        prompt += apart
     status = str(row.get("status") or "success").lower()
     tags = row.get("request_tags")
     if isinstance(tags, str):

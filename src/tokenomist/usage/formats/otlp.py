@@ -128,7 +128,9 @@ def _json_value(v: Any) -> Any:
 def _json_attrs(items: Any) -> dict[str, Any]:
     if not isinstance(items, list):
         return {}
-    return {kv.get("key"): _json_value(kv.get("value")) for kv in items if isinstance(kv, dict)}
+    return {
+        str(kv.get("key")): _json_value(kv.get("value")) for kv in items if isinstance(kv, dict)
+    }
 
 
 def _spans_json(data: bytes) -> list[dict[str, Any]]:
