@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,13 +58,20 @@ class RunManager:
 
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
-        self._start_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per user while someone holds it (weak: idle users cost nothing).
+        self._start_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         # Runs already persisted as finished whose terminal event is not yet published: they
         # still hold their user's slot (SQL no longer counts them).
         self.finishing: dict[str, set[str]] = defaultdict(set)
 
     def start_lock(self, user_id: str) -> asyncio.Lock:
-        return self._start_locks[user_id]
+        lock = self._start_locks.get(user_id)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._start_locks[user_id] = lock
+        return lock
 
     def launch(self, resources: Any, run: dict[str, Any]) -> None:
         task = asyncio.create_task(_execute(resources, self, run), name=f"run-{run['run_id']}")
