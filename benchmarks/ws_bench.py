@@ -81,7 +81,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[k]
 
 
-async def register(base: str, n: int) -> list[str]:
+async def register(base: str, n: int, first: int = 0) -> list[str]:
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
         sem = asyncio.Semaphore(8)
 
@@ -94,7 +94,26 @@ async def register(base: str, n: int) -> list[str]:
                 r.raise_for_status()
                 return r.json()["access_token"]
 
-        return await asyncio.gather(*(one(i) for i in range(n)))
+        return list(await asyncio.gather(*(one(i) for i in range(first, first + n))))
+
+
+async def seed(base: str, tokens: list[str], days: int) -> int:
+    """Each user's org gets the demo workload, so every run queries real data."""
+    from tokenomist.usage.demo import generate
+
+    records = generate(seed=7, days=days).records
+    async with httpx.AsyncClient(base_url=base, timeout=300) as client:
+        sem = asyncio.Semaphore(4)
+
+        async def one(token: str) -> None:
+            async with sem:
+                r = await client.post(
+                    "/api/v1/usage", json=records, headers={"Authorization": f"Bearer {token}"}
+                )
+                r.raise_for_status()
+
+        await asyncio.gather(*(one(t) for t in tokens))
+    return len(records)
 
 
 def ws_connect(base: str, token: str | None):
@@ -218,6 +237,8 @@ async def main(args: argparse.Namespace) -> None:
         "TOKENOMIST_JWT_SECRET": "bench-secret-" + "y" * 40,
         "TOKENOMIST_LOG_LEVEL": "WARNING",
     }
+    if args.database_url:
+        env["TOKENOMIST_DATABASE_URL"] = args.database_url
     if args.redis_url:
         env["TOKENOMIST_REDIS_URL"] = args.redis_url
         env["TOKENOMIST_CACHE_PREFIX"] = f"bench{os.getpid()}:"
@@ -229,10 +250,14 @@ async def main(args: argparse.Namespace) -> None:
                     break
             except OSError:
                 await asyncio.sleep(0.1)
-        tokens = await register(app.url, max(args.concurrent, 10))
-
-        mem_app = await idle_memory(app.url, app.proc.pid, tokens[:10], args.idle)
+        # Idle memory first, on both processes alike: before seeding and runs grow the app's
+        # heap (whose freed blocks would then absorb new connections and hide their cost).
+        tokens = await register(app.url, 10)
+        mem_app = await idle_memory(app.url, app.proc.pid, tokens, args.idle)
         mem_echo = await idle_memory(echo_base, echo.pid, None, args.idle)
+
+        tokens += await register(app.url, max(args.concurrent - 10, 0), first=10)
+        rows_per_org = await seed(app.url, tokens[: args.concurrent], args.seed_days)
 
         started, completed, runs = await golden_paths(app.url, tokens[: args.concurrent])
         events_per_run = statistics.mean(n for _, _, n, _ in runs)
@@ -264,7 +289,7 @@ async def main(args: argparse.Namespace) -> None:
         (
             f"golden paths in parallel (bus={bus})",
             f"{len(runs)}",
-            f"{events_per_run:.0f} events per run",
+            f"{events_per_run:.0f} events per run, {rows_per_org:,} usage rows per org",
         ),
         (
             "user_message → run_started p50 / p99 (ms)",
@@ -289,7 +314,9 @@ if __name__ == "__main__":
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--concurrent", type=int, default=100)
     parser.add_argument("--replays", type=int, default=20)
+    parser.add_argument("--seed-days", type=int, default=2, help="demo workload per org")
     parser.add_argument("--redis-url", default="", help="run the app on the Redis Streams bus")
+    parser.add_argument("--database-url", default="", help="SQL database (default: SQLite)")
     parser.add_argument("--echo-server", type=int, help=argparse.SUPPRESS)
     cli = parser.parse_args()
     if cli.echo_server:
