@@ -224,6 +224,18 @@ async def echo_throughput(base: str, clients: int, per_client: int, size: int) -
 # --- main -----------------------------------------------------------------------------------
 
 
+async def drop_keys(url: str, prefix: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.Redis.from_url(url)
+    try:
+        keys = [k async for k in client.scan_iter(match=prefix + "*", count=1000)]
+        for i in range(0, len(keys), 500):
+            await client.delete(*keys[i : i + 500])
+    finally:
+        await client.aclose()
+
+
 def start_echo(port: int) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, "--echo-server", str(port)], cwd=ROOT)
 
@@ -269,6 +281,8 @@ async def main(args: argparse.Namespace) -> None:
         )
     echo.terminate()
     echo.wait()
+    if args.redis_url:
+        await drop_keys(args.redis_url, env["TOKENOMIST_CACHE_PREFIX"])
 
     bus = "redis" if args.redis_url else "memory"
     rows = [
