@@ -267,9 +267,14 @@ def resolve_window(
     if period.kind == "all":
         return Window(earliest, end, "all data", anchor)
     start = max(earliest, end - timedelta(days=default_days))
-    label = (
-        f"last {default_days} days"
-        if start > earliest
-        else f"all data ({(end - start).total_seconds() / 86400:.1f} days)"
-    )
+    label = f"last {default_days} days" if start > earliest else f"all data ({_span(end - start)})"
     return Window(start, end, label, anchor)
+
+
+def _span(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} days"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} hours"
+    return f"{max(seconds / 60, 1):.0f} minutes"

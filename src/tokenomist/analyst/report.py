@@ -72,6 +72,11 @@ def _assumptions(state: RunState, price_data: str, unpriced: int) -> list[str]:
                 "not from the clock."
             )
         out.append(f"Monthly figures scale the window's {w.days:.2f} days to 30 days.")
+        if w.days < 1:
+            out.append(
+                f"The window covers less than a day ({w.days * 24:.1f} hours); monthly figures "
+                "extrapolate it and are rough until more usage arrives."
+            )
     if unpriced:
         out.append(
             f"{unpriced:,} requests use models the price data does not know; they are counted "
