@@ -56,3 +56,33 @@ async def test_ask_without_a_server_names_the_address(tmp_path):
     code, _, err = await run_cli("what did we spend?", env=env)
     assert code == 1
     assert "no Tokenomist server at http://127.0.0.1:9" in err
+
+
+async def test_ask_against_a_demo_server_needs_no_flags_and_finds_the_plants(tmp_path):
+    """The golden path as a newcomer runs it: ``tokenomist serve --demo`` (``make run``) in
+    one process, ``tokenomist ask`` in another, sharing only the data dir (for the demo
+    password) and the URL."""
+    from datetime import UTC, datetime, timedelta
+
+    import pytest
+
+    from tests.support.servers import server_process
+    from tokenomist.usage import demo
+
+    data_dir = tmp_path / "data"
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with server_process({"TOKENOMIST_DEMO": "1"}, data_dir) as server:
+        env = {"TOKENOMIST_URL": server.url, "TOKENOMIST_DATA_DIR": str(data_dir)}
+        code, out, err = await run_cli("How can we cut our AI spend?", "--json", env=env)
+    assert code == 0, err + server.output()
+    assert "▶ reporting" in err
+    report = json.loads(out)
+    found = {s["id"]: s["savings_usd"] for s in report["strategies"]}
+    # The server seeded the workload ending at the hour it started (maybe the next one).
+    for end in (hour, hour + timedelta(hours=1)):
+        planted = demo.generate(end=end).planted
+        if all(found.get(k) == pytest.approx(p.savings_usd, rel=0.1) for k, p in planted.items()):
+            break
+    else:
+        raise AssertionError(f"plan {found} does not match the planted demo savings")
+    assert set(found) == set(planted)
