@@ -4,11 +4,18 @@ TTL/ring bounds, and the Redis → in-process fallback in the middle of a run.""
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 
 import pytest
 
-from tokenomist.realtime.bus import EventsExpired, MemoryBus, ResilientBus, build_bus
+from tokenomist.realtime.bus import (
+    BusUnavailable,
+    EventsExpired,
+    MemoryBus,
+    ResilientBus,
+    build_bus,
+)
 from tokenomist.realtime.bus_redis import RedisStreamBus
 from tokenomist.realtime.protocol import validate_server_frame
 
@@ -178,3 +185,17 @@ def _event(run_id: str, seq: int):
     from tokenomist.realtime.protocol import ServerEvent
 
     return ServerEvent(type="agent_started", run_id=run_id, seq=seq, ts="t", data=AGENT)
+
+
+async def test_redis_down_for_a_run_of_another_instance_reports_unavailable():
+    # Nothing listens on port 1: this instance holds no copy of the run, so after the retry
+    # window the reader is told the events are unavailable instead of waiting forever.
+    primary = RedisStreamBus("redis://127.0.0.1:1/0", block_ms=100, timeout_s=0.2)
+    bus = ResilientBus(primary, MemoryBus(), retry_s=0.3)
+    try:
+        with pytest.raises(BusUnavailable, match=re.escape("redis://127.0.0.1:1/0")):
+            await asyncio.wait_for(_collect(bus, _run_id()), 10)
+        with pytest.raises(BusUnavailable, match=re.escape("Redis at redis://127.0.0.1:1/0")):
+            await bus.replay(_run_id())
+    finally:
+        await bus.close()
