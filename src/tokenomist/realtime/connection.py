@@ -118,7 +118,9 @@ class Connection:
                 last_frame = time.monotonic()
             wait = idle_left if token_left is None else min(idle_left, token_left)
             try:
-                message = await asyncio.wait_for(self.ws.receive(), timeout=max(wait, 0.001))
+                # asyncio.timeout, unlike wait_for, needs no extra task per idle connection.
+                async with asyncio.timeout(max(wait, 0.001)):
+                    message = await self.ws.receive()
             except TimeoutError:
                 continue
             if message["type"] == "websocket.disconnect":
