@@ -18,8 +18,16 @@ DNS_TEXT = "Error -3 connecting to pg.internal:5432. Temporary failure in name r
 
 
 def unreachable(name: str, kind: str) -> Check:
-    return Check(name, kind, "failed", 3.0, f"{name}: DNS", signals=[DNS_TEXT],
-                 evidence=[f"{name}: {DNS_TEXT}"], attempts=[False, False])
+    return Check(
+        name,
+        kind,
+        "failed",
+        3.0,
+        f"{name}: DNS",
+        signals=[DNS_TEXT],
+        evidence=[f"{name}: {DNS_TEXT}"],
+        attempts=[False, False],
+    )
 
 
 def passed(name: str, kind: str = "auth") -> Check:
@@ -37,8 +45,13 @@ def test_one_root_cause_is_one_finding_listing_every_affected_check() -> None:
 
 
 def test_different_subjects_stay_separate_findings() -> None:
-    dep = Check("dependency.cache", "dependency", "failed", subject="cache",
-                signals=["health.kind:dns", "DNS lookup failed (EAI_NONAME): Name or service"])
+    dep = Check(
+        "dependency.cache",
+        "dependency",
+        "failed",
+        subject="cache",
+        signals=["health.kind:dns", "DNS lookup failed (EAI_NONAME): Name or service"],
+    )
     ws = Check("golden_path", "golden_path", "failed", signals=["ws.close:1011"])
     groups = classify([dep, ws])
     assert [(g.signature.id, g.subject, g.signature.klass) for g in groups] == [
@@ -66,8 +79,13 @@ def test_probe_result_log_line_and_baseline_become_evidence() -> None:
         "DNS lookup failed (EAI_AGAIN): Temporary failure in name resolution",
         "12:00 unrelated line",
     ]
-    whys = five_whys(group, probe=probe, log_lines=log, baseline_status="new",
-                     baseline_when="2026-01-01T00:00:00+00:00")
+    whys = five_whys(
+        group,
+        probe=probe,
+        log_lines=log,
+        baseline_status="new",
+        baseline_when="2026-01-01T00:00:00+00:00",
+    )
     assert whys[2].evidence.startswith("probe resolve_host(pg.internal) from the verifier: failed")
     assert whys[3].evidence == "baseline run 2026-01-01T00:00:00+00:00: auth.login passed"
     assert whys[4].evidence.startswith("log: 12:00 startup failed: PostgreSQL")
@@ -91,7 +109,10 @@ def test_baseline_new_fixed_still_failing_and_flaky() -> None:
         Check("e", "auth", "failed", attempts=[False]),
     ]
     assert baseline.compare(now, before) == {
-        "against": "T0", "new": ["a", "e"], "fixed": ["b"], "still_failing": ["c"],
+        "against": "T0",
+        "new": ["a", "e"],
+        "fixed": ["b"],
+        "still_failing": ["c"],
         "flaky": ["d"],
     }
 
@@ -103,21 +124,30 @@ def _findings(checks: list[Check]):
 
 
 def test_gate_no_go_on_a_critical_failure() -> None:
-    checks = [passed("health.ready", "health"), Check("golden_path", "golden_path", "failed",
-                                                      signals=["ws.close:1011"])]
+    checks = [
+        passed("health.ready", "health"),
+        Check("golden_path", "golden_path", "failed", signals=["ws.close:1011"]),
+    ]
     d = gate.decide(checks, [], gate.Thresholds())
     assert (d.decision, d.exit_code) == ("no_go", 1)
     assert d.reasons == ["critical check golden_path failed (product_regression)"]
 
 
 def test_gate_test_defect_alone_is_not_a_product_failure() -> None:
-    checks = [passed("health.ready", "health"),
-              Check("collect:test_x", "collection", "error",
-                    signals=["pytest:collection_error", "E ModuleNotFoundError: x"])]
+    checks = [
+        passed("health.ready", "health"),
+        Check(
+            "collect:test_x",
+            "collection",
+            "error",
+            signals=["pytest:collection_error", "E ModuleNotFoundError: x"],
+        ),
+    ]
     findings = _findings(checks)
     assert [f.klass for f in findings] == ["test_defect"]
-    d = gate.decide(checks, findings, gate.Thresholds(),
-                    suites=[{"path": "s", "collected": 3, "skipped": 0}])
+    d = gate.decide(
+        checks, findings, gate.Thresholds(), suites=[{"path": "s", "collected": 3, "skipped": 0}]
+    )
     assert d.decision == "go"
 
 
@@ -126,20 +156,36 @@ def test_gate_inconclusive_cases() -> None:
     d = gate.decide([unreachable("health.ready", "health")], [], t, target_reachable=False)
     assert (d.decision, d.exit_code) == ("inconclusive", 3)
     assert d.reasons[0] == "target unreachable at start: no probe could run"
-    d = gate.decide([passed("health.ready", "health")], [], t,
-                    suites=[{"path": "tests/staging", "collected": 0, "skipped": 0}])
+    d = gate.decide(
+        [passed("health.ready", "health")],
+        [],
+        t,
+        suites=[{"path": "tests/staging", "collected": 0, "skipped": 0}],
+    )
     assert d.reasons == ["suite tests/staging: zero tests collected"]
-    d = gate.decide([passed("health.ready", "health"),
-                     Check("golden_path.timing", "golden_path", "skipped", message="too few "
-                           "samples: 1 completed runs, need 3")], [], t)
+    d = gate.decide(
+        [
+            passed("health.ready", "health"),
+            Check(
+                "golden_path.timing",
+                "golden_path",
+                "skipped",
+                message="too few samples: 1 completed runs, need 3",
+            ),
+        ],
+        [],
+        t,
+    )
     assert d.decision == "inconclusive"
     assert "too few samples" in d.reasons[0]
 
 
 def test_thresholds_from_toml_and_json_and_unknown_keys_named(tmp_path: Path) -> None:
     toml = tmp_path / "t.toml"
-    toml.write_text('critical = ["health.ready"]\nmax_noncritical_failures = 2\n'
-                    "[dependency_latency_ms]\ndatabase = 50\n")
+    toml.write_text(
+        'critical = ["health.ready"]\nmax_noncritical_failures = 2\n'
+        "[dependency_latency_ms]\ndatabase = 50\n"
+    )
     t = gate.load_thresholds(toml)
     assert t.critical == ["health.ready"] and t.latency_ms("database") == 50
     assert t.latency_ms("cache") == 500
@@ -158,10 +204,19 @@ def test_outputs_render_from_one_document(tmp_path: Path) -> None:
     findings = _findings(checks)
     d = gate.decide(checks, findings, gate.Thresholds())
     doc = {
-        "target": "http://t:1", "started_at": "2026-01-01T00:00:00+00:00",
-        "decision": d.decision, "exit_code": d.exit_code, "decision_reasons": d.reasons,
-        "dependencies": {"database": {"status": "healthy", "backend": "sqlite",
-                                      "latency_ms": 2.0, "threshold_ms": 500.0}},
+        "target": "http://t:1",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "decision": d.decision,
+        "exit_code": d.exit_code,
+        "decision_reasons": d.reasons,
+        "dependencies": {
+            "database": {
+                "status": "healthy",
+                "backend": "sqlite",
+                "latency_ms": 2.0,
+                "threshold_ms": 500.0,
+            }
+        },
         "checks": [c.as_dict() for c in checks],
         "findings": [f.as_dict() for f in findings],
     }

@@ -131,8 +131,9 @@ async def test_real_tls_to_a_plain_text_port_is_wrong_version() -> None:
 
 
 def test_real_sqlalchemy_pool_exhausted_is_a_pool_not_a_network_timeout() -> None:
-    engine = create_engine("sqlite://", poolclass=QueuePool, pool_size=1, max_overflow=0,
-                           pool_timeout=0.05)
+    engine = create_engine(
+        "sqlite://", poolclass=QueuePool, pool_size=1, max_overflow=0, pool_timeout=0.05
+    )
     first = engine.connect()
     try:
         with pytest.raises(Exception) as err:
@@ -172,40 +173,111 @@ def test_real_jwt_issued_in_the_future_is_clock_skew() -> None:
 @pytest.mark.parametrize(
     ("signals", "kind", "sig", "klass"),
     [
-        (["asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already"],
-         "dependency", "pg_too_many_clients", "dependency_degraded"),
-        (["asyncpg.exceptions.ConnectionDoesNotExistError: connection was closed in the middle "
-          "of operation"], "suite", "asyncpg_connection_closed", "infrastructure"),
-        (["Code: 102. DB::Exception: Unexpected packet from client (expected Hello, got "
-          "Unknown packet 71 from client)"], "dependency", "clickhouse_wrong_port",
-         "configuration"),
-        (["HTTPDriver for http://ch:9000 returned response code 400: Port 9000 is for "
-          "clickhouse-client program"], "dependency", "clickhouse_wrong_port", "configuration"),
+        (
+            ["asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already"],
+            "dependency",
+            "pg_too_many_clients",
+            "dependency_degraded",
+        ),
+        (
+            [
+                "asyncpg.exceptions.ConnectionDoesNotExistError: connection was closed in the "
+                "middle "
+                "of operation"
+            ],
+            "suite",
+            "asyncpg_connection_closed",
+            "infrastructure",
+        ),
+        (
+            [
+                "Code: 102. DB::Exception: Unexpected packet from client (expected Hello, got "
+                "Unknown packet 71 from client)"
+            ],
+            "dependency",
+            "clickhouse_wrong_port",
+            "configuration",
+        ),
+        (
+            [
+                "HTTPDriver for http://ch:9000 returned response code 400: Port 9000 is for "
+                "clickhouse-client program"
+            ],
+            "dependency",
+            "clickhouse_wrong_port",
+            "configuration",
+        ),
         (["NOAUTH Authentication required."], "dependency", "redis_noauth", "configuration"),
-        (["[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"],
-         "health", "tls_verify_failed", "infrastructure"),
+        (
+            ["[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate"],
+            "health",
+            "tls_verify_failed",
+            "infrastructure",
+        ),
         (["httpx.ConnectTimeout: timed out"], "health", "timeout", "infrastructure"),
-        (["http:502", "edge:502", "<html>502 Bad Gateway</html>"], "health", "edge_502",
-         "infrastructure"),
+        (
+            ["http:502", "edge:502", "<html>502 Bad Gateway</html>"],
+            "health",
+            "edge_502",
+            "infrastructure",
+        ),
         (["http:503", "edge:503"], "auth", "edge_503", "infrastructure"),
         (["http:504", "edge:504"], "golden_path", "edge_504", "infrastructure"),
-        (["pytest:collection_error", "_pytest.pathlib.ImportPathMismatchError: import file "
-          "mismatch"], "collection", "pytest_import_mismatch", "test_defect"),
-        (["pytest:collection_error", "E   ModuleNotFoundError: No module named 'nope'"],
-         "collection", "pytest_import_error", "test_defect"),
-        (["RuntimeWarning: coroutine 'fetch' was never awaited"], "suite",
-         "coroutine_never_awaited", "test_defect"),
-        (["RuntimeError: Task <Task pending> got Future <Future pending> attached to a "
-          "different loop"], "suite", "different_event_loop", "test_defect"),
-        (["ws.close:1006", "WebSocket closed 1006: no close frame"], "golden_path",
-         "ws_close_1006", "infrastructure"),
+        (
+            [
+                "pytest:collection_error",
+                "_pytest.pathlib.ImportPathMismatchError: import file mismatch",
+            ],
+            "collection",
+            "pytest_import_mismatch",
+            "test_defect",
+        ),
+        (
+            ["pytest:collection_error", "E   ModuleNotFoundError: No module named 'nope'"],
+            "collection",
+            "pytest_import_error",
+            "test_defect",
+        ),
+        (
+            ["RuntimeWarning: coroutine 'fetch' was never awaited"],
+            "suite",
+            "coroutine_never_awaited",
+            "test_defect",
+        ),
+        (
+            [
+                "RuntimeError: Task <Task pending> got Future <Future pending> attached to a "
+                "different loop"
+            ],
+            "suite",
+            "different_event_loop",
+            "test_defect",
+        ),
+        (
+            ["ws.close:1006", "WebSocket closed 1006: no close frame"],
+            "golden_path",
+            "ws_close_1006",
+            "infrastructure",
+        ),
         (["ws.close:1008"], "ws", "ws_close_1008", "configuration"),
         (["ws.close:1011"], "golden_path", "ws_close_1011", "product_regression"),
         (["ws.close:4401"], "resume", "ws_close_4401", "configuration"),
-        (["auth:provided_token_rejected", "auth.reason:bad_signature",
-          "auth:fresh_token_accepted"], "auth", "jwt_secret_mismatch", "configuration"),
-        (["health.status:degraded", "latency:above_threshold"], "dependency",
-         "dependency_latency", "dependency_degraded"),
+        (
+            [
+                "auth:provided_token_rejected",
+                "auth.reason:bad_signature",
+                "auth:fresh_token_accepted",
+            ],
+            "auth",
+            "jwt_secret_mismatch",
+            "configuration",
+        ),
+        (
+            ["health.status:degraded", "latency:above_threshold"],
+            "dependency",
+            "dependency_latency",
+            "dependency_degraded",
+        ),
         (["event sequence wrong"], "golden_path", "fallback_product", "product_regression"),
     ],
 )

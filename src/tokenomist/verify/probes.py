@@ -142,7 +142,7 @@ class Verifier:
         self.health: dict[str, Any] | None = None
         self.dependencies: dict[str, dict[str, Any]] = {}
         self.reachable = False
-        self.server_schema: dict[str, Any] | None = None
+        self.frame_validator: Any = None
         self.users: list[Session] = []
         self.traces: list[RunTrace] = []
         self.http: httpx.AsyncClient | None = None
@@ -416,8 +416,10 @@ class Verifier:
             max_size=2**22,
         )
 
-    async def _schema(self) -> dict[str, Any]:
-        if self.server_schema is None:
+    async def _validator(self) -> Any:
+        """A compiled validator for the server frames of GET /api/v1/protocol (built once:
+        re-checking the schema on every frame costs more than the run itself)."""
+        if self.frame_validator is None:
             assert self.http is not None
             resp = await self.http.get("/api/v1/protocol")
             body = _json(resp)
@@ -427,19 +429,21 @@ class Verifier:
                     signals=response_signals(resp),
                     evidence=[quote_response("GET", "/api/v1/protocol", resp)],
                 )
-            self.server_schema = body["server"]
-        return self.server_schema
+            schema = body["server"]
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            self.frame_validator = cls(schema)
+        return self.frame_validator
 
     async def _validate_frame(self, frame: dict[str, Any]) -> None:
-        schema = await self._schema()
-        try:
-            jsonschema.validate(frame, schema)
-        except jsonschema.ValidationError as exc:
+        validator = await self._validator()
+        error = jsonschema.exceptions.best_match(validator.iter_errors(frame))
+        if error is not None:
             raise ProbeFailed(
-                f"frame {frame.get('type')!r} violates the published schema: {exc.message}",
+                f"frame {frame.get('type')!r} violates the published schema: {error.message}",
                 signals=["schema:violation"],
-                evidence=[f"frame {json.dumps(frame)[:400]}", f"schema error: {exc.message}"],
-            ) from exc
+                evidence=[f"frame {json.dumps(frame)[:400]}", f"schema error: {error.message}"],
+            )
 
     async def _recv(self, ws: ClientConnection, deadline: float) -> dict[str, Any]:
         left = deadline - time.monotonic()
