@@ -239,3 +239,15 @@ def test_decimal_prices_survive_as_floats(pricer):
     assert prices.input_mtok == float(Decimal("0.15"))
     assert prices.cached_input_mtok == 0.075
     assert isinstance(pa.scalar(prices.output_mtok).as_py(), float)
+
+
+def test_shipped_example_override_file_loads():
+    from pathlib import Path
+
+    import tokenomist.usage as usage_pkg
+
+    example = Path(usage_pkg.__file__).parent / "price_overrides.example.toml"
+    pricer = Pricer(example)
+    assert pricer.cost("internal", "llama-3.3-70b-finetune", input_tokens=1_000_000,
+                       output_tokens=1_000_000) == pytest.approx(0.9)  # fmt: skip
+    assert pricer.unit_prices("openai", "gpt-4o", "batch").input_mtok == 1.0

@@ -210,8 +210,10 @@ def _chunks(path: Path, chunk_bytes: int | None, fmt: str | None):
 
 def _ingest_local(files: list[Path], org: str, params: dict[str, str]) -> list[FileResult]:
     from tokenomist.kit.analytics import data_dir_holder
+    from tokenomist.kit.logging import configure_logging
 
     settings = Settings()
+    configure_logging("WARNING")  # the table is the output; info logs would bury it
     if not settings.clickhouse_url:
         holder = data_dir_holder(settings.chdb_path)
         if holder is not None:

@@ -542,19 +542,26 @@ async def seed_demo(resources: Any) -> tuple[str, str]:
 
     settings = resources.settings
     pw_file = settings.data_dir / "demo_password"
-    if pw_file.exists():
+    had_password_file = pw_file.exists()
+    if had_password_file:
         password = pw_file.read_text().strip()
     else:
         password = "demo-" + secrets.token_urlsafe(9)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         pw_file.touch(mode=0o600)
         pw_file.write_text(password)
+    from tokenomist.auth import repository as auth_repository
+
     async with resources.sessions() as session:
+        existed = await auth_repository.get_user_by_email(session, DEMO_EMAIL) is not None
         _user, org = await auth_service.ensure_user(
             session, email=DEMO_EMAIL, password=password, org_name=DEMO_ORG, name="Demo User"
         )
         await session.commit()
         org_id = org.id
+    if existed and not had_password_file:
+        # The user predates this data dir's password file: its password is not ours to show.
+        password = f"(set when {DEMO_EMAIL} was created; {pw_file} was missing)"
     workload = generate()
     await usage_service.ingest_records(resources, org_id, workload.records, source="demo")
     return DEMO_EMAIL, password
