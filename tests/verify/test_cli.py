@@ -1,0 +1,151 @@
+"""`tokenomist verify` and `tokenomist loop` as an operator runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.servers import free_port
+from tests.verify.conftest import SECRET_A
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tokenomist(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tokenomist", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
+
+
+def test_verify_unreachable_target_is_inconclusive_exit_3(tmp_path: Path) -> None:
+    port = free_port()
+    out = tmp_path / "out"
+    proc = tokenomist("verify", "--target", f"http://127.0.0.1:{port}", "--out", str(out))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["decision"] == "inconclusive"
+    [finding] = doc["findings"]
+    assert (finding["signature"], finding["affected"]) == ("connection_refused", ["health.ready"])
+    assert finding["whys"][2]["evidence"].startswith(f"probe tcp_connect(127.0.0.1:{port})")
+    assert all((out / name).exists() for name in ("worklog.md", "junit.xml", "pr.md"))
+    assert "INCONCLUSIVE" in proc.stdout
+
+
+def test_verify_rejects_a_thresholds_file_with_an_unknown_key(tmp_path: Path) -> None:
+    bad = tmp_path / "t.toml"
+    bad.write_text("max_failure = 3\n")
+    proc = tokenomist("verify", "--target", "http://127.0.0.1:1", "--thresholds", str(bad))
+    assert proc.returncode == 2
+    assert "unknown key(s) max_failure" in proc.stderr
+
+
+@pytest.mark.slow
+def test_verify_healthy_server_with_staging_suite_exits_0(servers, tmp_path: Path) -> None:
+    srv = servers()
+    limits = tmp_path / "limits.json"
+    limits.write_text(json.dumps({"retries": 0, "min_samples": 3}))
+    out = tmp_path / "out"
+    proc = tokenomist(
+        "verify",
+        "--target",
+        srv.url,
+        "--suite",
+        "tests/staging",
+        "--concurrency",
+        "2",
+        "--thresholds",
+        str(limits),
+        "--out",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads((out / "report.json").read_text())
+    assert doc["suites"][0]["failed"] == 0 and doc["suites"][0]["collected"] >= 9
+    assert any(c["name"].startswith("suite:tests/staging/") for c in doc["checks"])
+
+
+def _deploy_script(tmp: Path, name: str, port: int, env: dict[str, str]) -> Path:
+    pidfile, log = tmp / "server.pid", tmp / "server.log"
+    exports = " ".join(f"{k}='{v}'" for k, v in env.items())
+    script = tmp / name
+    script.write_text(
+        "#!/bin/sh\n"
+        f'if [ -f {pidfile} ]; then pid=$(cat {pidfile}); kill "$pid" 2>/dev/null; '
+        f'while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done; fi\n'
+        f"{exports} nohup {sys.executable} -m tokenomist serve --port {port} "
+        f"> {log} 2>&1 < /dev/null &\n"
+        f"echo $! > {pidfile}\n"
+    )
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.slow
+def test_loop_rolls_a_bad_build_back_to_the_good_one(tmp_path: Path) -> None:
+    port = free_port()
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a directory should be")
+    base = {"TOKENOMIST_ENVIRONMENT": "test", "TOKENOMIST_JWT_SECRET": SECRET_A}
+    good = _deploy_script(
+        tmp_path, "good.sh", port, {**base, "TOKENOMIST_DATA_DIR": str(tmp_path / "d")}
+    )
+    bad = _deploy_script(
+        tmp_path, "bad.sh", port, {**base, "TOKENOMIST_DATA_DIR": str(blocker / "d")}
+    )
+    out = tmp_path / "out"
+    try:
+        proc = tokenomist(
+            "loop",
+            "--target",
+            f"http://127.0.0.1:{port}",
+            "--deploy",
+            str(bad),
+            "--rollback",
+            str(good),
+            "--ready-timeout",
+            "20",
+            "--concurrency",
+            "2",
+            "--log",
+            str(tmp_path / "server.log"),
+            "--out",
+            str(out),
+            timeout=600,
+        )
+    finally:
+        pidfile = tmp_path / "server.pid"
+        if pidfile.exists():
+            subprocess.run(["kill", pidfile.read_text().strip()], check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    worklog = (out / "worklog.md").read_text()
+    steps = [
+        "loop: start",
+        "loop: deploy (iteration 1) command",
+        "loop: deploy (iteration 1) readiness",
+        "not ready within 20s; last probe: connection refused",
+        ": INCONCLUSIVE",
+        "startup failed: data dir",
+        "loop: rollback decision",
+        "loop: rollback command",
+        "loop: rollback readiness",
+        "ready after",
+        ": GO",
+        "rollback verified: GO",
+    ]
+    positions = [worklog.find(s) for s in steps]
+    assert all(p >= 0 for p in positions), dict(zip(steps, positions, strict=True))
+    assert positions == sorted(positions), dict(zip(steps, positions, strict=True))
+    deployed = json.loads((out / "deploy-1" / "report.json").read_text())
+    assert deployed["findings"][0]["class"] == "configuration"
+    rolled_back = json.loads((out / "rollback" / "report.json").read_text())
+    assert rolled_back["decision"] == "go"
+    assert os.path.exists(out / "rollback" / "pr.md")
