@@ -124,3 +124,9 @@ def test_another_process_cannot_take_a_held_data_dir(tmp_path):
     finally:
         proc.communicate("\n", timeout=30)
     assert data_dir_holder(tmp_path) is None
+
+
+@pytest.mark.parametrize("value", ["a\\tb", "tab\there", "line\nbreak", "it's", "back\\\\slash"])
+async def test_string_parameters_round_trip_exactly(chdb, value):
+    rows = await chdb.query("SELECT {v:String} AS v, length({v:String}) AS n", {"v": value})
+    assert rows == [{"v": value, "n": len(value.encode())}]

@@ -140,7 +140,7 @@ class ChdbAnalytics:
     def _query(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
         if self._session is None:
             raise RuntimeError("chDB session is not open")
-        return self._session.query(sql, fmt, params=_params(params))
+        return self._session.query(sql, fmt, params=_chdb_params(params))
 
     async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
         result = await self._run(self._query, sql, params, "JSONEachRow")
@@ -291,6 +291,17 @@ class ClickHouseAnalytics:
 
 def _json_rows(raw: bytes) -> list[dict]:
     return [json.loads(line) for line in raw.splitlines() if line]
+
+
+# chDB reads parameter values in ClickHouse's "escaped" text format (as the HTTP interface
+# does), so a backslash or a tab inside a string would be decoded rather than kept.
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0"})
+
+
+def _chdb_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {
+        k: v.translate(_ESCAPES) if isinstance(v, str) else v for k, v in (params or {}).items()
+    }
 
 
 def _params(params: Mapping[str, Any] | None) -> dict[str, Any]:
