@@ -107,7 +107,7 @@ def list_param(values: Iterable[str]) -> str:
     (Array parameters are spelled differently by the two analytics backends.)"""
     items = [str(v) for v in values]
     for v in items:
-        if LIST_SEPARATOR in v or "\\" in v:
+        if LIST_SEPARATOR in v:
             raise ValueError(f"value {v!r} cannot be passed as a list parameter")
     return LIST_SEPARATOR.join(items)
 
