@@ -26,7 +26,7 @@ async def resolve_host(host: str) -> ProbeResult:
         return ProbeResult("resolve_host", host, False, net_classify(exc).message)
     except TimeoutError:
         return ProbeResult("resolve_host", host, False, "no DNS answer within 5s")
-    addrs = sorted({i[4][0] for i in infos})
+    addrs = sorted({str(i[4][0]) for i in infos})
     return ProbeResult("resolve_host", host, True, f"resolves to {', '.join(addrs)}")
 
 

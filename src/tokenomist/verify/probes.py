@@ -144,6 +144,9 @@ class Verifier:
         self.reachable = False
         self.frame_validator: Any = None
         self.users: list[Session] = []
+        self.extra_users: list[Session] = []
+        self.signup_open = True
+        self.second_user_problem: str | None = None
         self.traces: list[RunTrace] = []
         self.http: httpx.AsyncClient | None = None
 
@@ -331,7 +334,10 @@ class Verifier:
                 signals=response_signals(resp),
                 evidence=[quote_response("POST", "/auth/register", resp)],
             )
-        return Session(email, password)
+        body = _json(resp)
+        return Session(
+            email, password, body.get("access_token"), (body.get("user") or {}).get("id")
+        )
 
     async def _login(self, session: Session) -> Session:
         resp = await self._post(
@@ -351,8 +357,15 @@ class Verifier:
     async def probe_login(self) -> str:
         self.users = []
         first = Session(*self.given_user) if self.given_user else await self._register()
-        second = Session(*self.given_user2) if self.given_user2 else await self._register()
-        self.users = [await self._login(first), await self._login(second)]
+        self.users = [await self._login(first)]
+        try:
+            second = Session(*self.given_user2) if self.given_user2 else await self._register()
+        except ProbeFailed as exc:
+            # Without a second user only isolation cannot run; it says so (skipped).
+            self.second_user_problem = exc.message
+            self.signup_open = False
+            return f"logged in as {first.email} (no second user: {exc.message})"
+        self.users.append(await self._login(second))
         return f"logged in as {first.email} and {second.email}"
 
     async def _validate(self, token: str) -> httpx.Response:
@@ -437,6 +450,12 @@ class Verifier:
 
     async def _validate_frame(self, frame: dict[str, Any]) -> None:
         validator = await self._validator()
+        # With an OpenAPI-style discriminator, validate against the frame type's own schema:
+        # "'agent' is a required property" beats "not valid under any of the given schemas".
+        disc = validator.schema.get("discriminator") or {}
+        ref = (disc.get("mapping") or {}).get(frame.get(disc.get("propertyName", "type")))
+        if ref:
+            validator = validator.evolve(schema={"$ref": ref, "$defs": validator.schema["$defs"]})
         error = jsonschema.exceptions.best_match(validator.iter_errors(frame))
         if error is not None:
             raise ProbeFailed(
@@ -554,18 +573,29 @@ class Verifier:
             f"{trace.time_to_completion_ms:.0f} ms"
         )
 
+    async def _concurrency_users(self, n: int) -> list[Session]:
+        """One user per concurrent golden path where sign-up allows (N people asking at once,
+        each within the per-user run limit); else the given users round-robin."""
+        while len(self.extra_users) + len(self.users) < n and self.signup_open:
+            try:
+                self.extra_users.append(await self._register())
+            except ProbeFailed:
+                self.signup_open = False
+        pool = self.users + self.extra_users
+        return [pool[i % len(pool)] for i in range(n)]
+
     async def probe_concurrent(self) -> str:
         n = self.concurrency
-        results = await asyncio.gather(
-            *(self._run(self.users[i % len(self.users)]) for i in range(n)),
-            return_exceptions=True,
-        )
+        sessions = await self._concurrency_users(n)
+        results = await asyncio.gather(*(self._run(s) for s in sessions), return_exceptions=True)
         failed = [r for r in results if isinstance(r, BaseException)]
+        users = len({s.email for s in sessions})
         if failed:
             first = failed[0]
             if isinstance(first, ProbeFailed):
                 raise ProbeFailed(
-                    f"{len(failed)}/{n} concurrent golden paths failed; first: {first.message}",
+                    f"{len(failed)}/{n} concurrent golden paths ({users} users) failed; "
+                    f"first: {first.message}",
                     signals=first.signals,
                     evidence=first.evidence,
                 )
@@ -573,7 +603,7 @@ class Verifier:
         ids = {r.run_id for r in results if isinstance(r, RunTrace)}
         if len(ids) != n:
             raise ProbeFailed(f"{n} concurrent runs produced {len(ids)} distinct run ids")
-        return f"{n} concurrent golden paths completed"
+        return f"{n} concurrent golden paths completed ({users} users)"
 
     async def probe_timing(self) -> str:
         done = [t for t in self.traces if t.time_to_completion_ms is not None]
@@ -596,6 +626,8 @@ class Verifier:
         return message
 
     async def probe_isolation(self) -> str:
+        if len(self.users) < 2:
+            raise ProbeSkipped(f"needs a second user: {self.second_user_problem}")
         a, b = self.users[0], self.users[1]
         trace_a, trace_b = await asyncio.gather(self._run(a), self._run(b))
         # Each socket saw only its own run (foreign run_ids would have been collected above

@@ -1,0 +1,112 @@
+"""The golden-path order check and frame validation against the published protocol schema."""
+
+from __future__ import annotations
+
+import jsonschema
+import pytest
+
+from tokenomist.realtime.protocol import protocol_schema
+from tokenomist.verify.gate import Thresholds
+from tokenomist.verify.probes import ProbeFailed, Verifier, check_order
+
+
+def _events(types: list[str]) -> list[dict]:
+    return [
+        {"type": t, "run_id": "r1", "seq": i, "ts": "2026-01-01T00:00:00Z", "data": {}}
+        for i, t in enumerate(types, 1)
+    ]
+
+
+AGENT = ["agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]
+GOOD = ["run_started", *AGENT, *AGENT, "assistant_message", "run_completed"]
+
+
+def test_design_order_passes() -> None:
+    check_order(_events(GOOD))
+
+
+@pytest.mark.parametrize(
+    ("types", "message"),
+    [
+        (["agent_started", *GOOD[1:]], "first run event ['agent_started'], expected run_started"),
+        (
+            [
+                "run_started",
+                "agent_started",
+                "tool_executing",
+                "tool_completed",
+                "agent_completed",
+                "assistant_message",
+                "run_completed",
+            ],
+            "agent_started followed by tool_executing, expected agent_thinking",
+        ),
+        (
+            [
+                "run_started",
+                "agent_started",
+                "agent_thinking",
+                "tool_completed",
+                "agent_completed",
+                "assistant_message",
+                "run_completed",
+            ],
+            "tool_completed without tool_executing",
+        ),
+        (
+            [
+                "run_started",
+                "agent_started",
+                "agent_thinking",
+                "assistant_message",
+                "run_completed",
+            ],
+            "an agent never completed (no agent_completed)",
+        ),
+        (
+            ["run_started", *AGENT, "run_completed"],
+            "run ends with ['agent_completed', 'run_completed'], expected assistant_message, "
+            "run_completed",
+        ),
+        (["run_started", "assistant_message", "run_completed"], "no agent ran"),
+    ],
+)
+def test_order_violations_are_named(types: list[str], message: str) -> None:
+    with pytest.raises(ProbeFailed) as err:
+        check_order(_events(types))
+    assert err.value.message == message
+    assert err.value.evidence == [f"event sequence: {' '.join(types)}"]
+
+
+def test_seq_gap_is_a_failure() -> None:
+    events = _events(GOOD)
+    del events[3]
+    with pytest.raises(ProbeFailed, match="seq not gap-free from 1"):
+        check_order(events)
+
+
+def test_run_failed_carries_its_code_as_a_signal() -> None:
+    events = _events(["run_started", "run_failed"])
+    events[-1]["data"] = {"code": "analyst_down", "message": "no analyst"}
+    with pytest.raises(ProbeFailed) as err:
+        check_order(events)
+    assert err.value.message == "run failed: analyst_down: no analyst"
+    assert "analyst_down" in err.value.signals
+
+
+async def test_frames_are_validated_against_the_published_schema() -> None:
+    v = Verifier("http://127.0.0.1:1", thresholds=Thresholds())
+    schema = protocol_schema()["server"]
+    v.frame_validator = jsonschema.validators.validator_for(schema)(schema)
+    good = {
+        "type": "agent_started",
+        "run_id": "r",
+        "seq": 2,
+        "ts": "2026-01-01T00:00:00Z",
+        "data": {"agent": "triage"},
+    }
+    await v._validate_frame(good)
+    with pytest.raises(ProbeFailed) as err:
+        await v._validate_frame({**good, "data": {}})
+    assert err.value.signals == ["schema:violation"]
+    assert "'agent' is a required property" in err.value.message
