@@ -234,3 +234,46 @@ def test_outputs_render_from_one_document(tmp_path: Path) -> None:
     assert failure is not None and failure.get("type") == "infrastructure"
     pr = paths["pr"].read_text()
     assert pr.startswith("## Verify NO-GO: http://t:1") and "### Risk" in pr
+
+
+def _db_down() -> Check:
+    return Check(
+        "dependency.database",
+        "dependency",
+        "failed",
+        subject="database",
+        signals=[
+            "health.status:unhealthy",
+            "health.kind:other",
+            "ConnectionError: unexpected connection_lost() call",
+        ],
+        evidence=['GET /health/ready → 503: checks.database.error = {"kind": "other"}'],
+    )
+
+
+def test_front_door_symptoms_join_the_finding_of_the_dependency_that_is_down() -> None:
+    reset = Check(
+        "auth.login",
+        "auth",
+        "failed",
+        message="POST /auth/register failed",
+        signals=["ConnectionResetError: [Errno 104] Connection reset by peer"],
+    )
+    boom = Check("golden_path", "golden_path", "failed", signals=["http:500"])
+    findings = _findings([_db_down(), reset, boom])
+    [finding] = findings
+    assert (finding.signature, finding.subject) == ("asyncpg_connection_closed", "database")
+    assert finding.affected == ["dependency.database", "auth.login", "golden_path"]
+    assert "2 more check(s) failed with its symptoms: auth.login, golden_path" in (
+        finding.whys[0].why
+    )
+
+
+def test_symptoms_without_a_dependency_down_stay_their_own_findings() -> None:
+    reset = Check(
+        "auth.login",
+        "auth",
+        "failed",
+        signals=["ConnectionResetError: [Errno 104] Connection reset by peer"],
+    )
+    assert [f.signature for f in _findings([reset])] == ["connection_reset"]

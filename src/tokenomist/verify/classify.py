@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from tokenomist.verify.schemas import Check
@@ -17,6 +16,8 @@ class Group:
     checks: list[Check]
     match: Match
     values: dict[str, str] = field(default_factory=dict)  # host, port, subject, check
+    # Checks that failed with a mere symptom while this dependency was down.
+    consequences: list[Check] = field(default_factory=list)
 
     @property
     def key(self) -> str:
@@ -41,25 +42,44 @@ def classify(
     """Groups of failed checks by (signature, subject), in the order they were first seen."""
     catalogue = catalogue or default_catalogue()
     groups: dict[str, Group] = {}
-    by_key: dict[str, list[Check]] = defaultdict(list)
     for check in checks:
         if not check.failed:
             continue
         m = match([*check.signals, f"check:{check.kind}"], catalogue)
         key = f"{m.signature.id}@{check.subject}"
-        by_key[key].append(check)
         if key not in groups:
             values = {"subject": check.subject, "check": check.name}
             values.update(address_in(check.signals + check.evidence))
             values.update(m.values)
             groups[key] = Group(m.signature, check.subject, [], m, values)
         groups[key].checks.append(check)
+    merged = _attach_consequences(list(groups.values()))
     # A log line naming the subject's address completes a host the health body did not give.
     for g in groups.values():
         if "host" not in g.values and log_lines:
             related = related_log_lines(g, log_lines)
             g.values.update(address_in(related))
-    return list(groups.values())
+    return merged
+
+
+def _attach_consequences(groups: list[Group]) -> list[Group]:
+    """Symptom-only failures at the front door join the finding of a dependency that
+    /health/ready reported unhealthy in the same run: one root cause, one finding."""
+    down = [
+        g
+        for g in groups
+        if g.subject != "target" and any("health.status:unhealthy" in c.signals for c in g.checks)
+    ]
+    if not down:
+        return groups
+    root = down[0]
+    kept: list[Group] = []
+    for g in groups:
+        if g.subject == "target" and g.signature.symptom_only:
+            root.consequences.extend(g.checks)
+        else:
+            kept.append(g)
+    return kept
 
 
 _SUBJECT_WORDS = {

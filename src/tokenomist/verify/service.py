@@ -163,7 +163,7 @@ async def build_findings(
                 title=f"{g.signature.title} — {g.subject}",
                 signature=g.signature.id,
                 subject=g.subject,
-                affected=[c.name for c in g.checks],
+                affected=[c.name for c in g.checks + g.consequences],
                 cause=g.fill(g.signature.cause),
                 fix=g.fill(g.signature.fix),
                 confirm_probe=g.fill(g.signature.confirm_probe),

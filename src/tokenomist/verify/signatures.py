@@ -39,6 +39,7 @@ class Signature:
     fix: str
     confirm_probe: str
     auto_probe: str | None = None
+    symptom_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ def load(path: Path = CATALOGUE_PATH) -> list[Signature]:
                 fix=entry["fix"],
                 confirm_probe=entry["confirm_probe"],
                 auto_probe=entry.get("auto_probe"),
+                symptom_only=bool(entry.get("symptom_only", False)),
             )
         )
     if not out:

@@ -40,9 +40,16 @@ def five_whys(
     logs = related_log_lines(group, log_lines or [])
     confirm = group.fill(sig.confirm_probe)
 
+    also = ""
+    if group.consequences:
+        also = (
+            f" (while it was down, {len(group.consequences)} more check(s) failed with its "
+            f"symptoms: {', '.join(c.name for c in group.consequences)}; first: "
+            f"{group.consequences[0].message})"
+        )
     whys = [
         Why(
-            f"Why did {names} fail? {symptom}",
+            f"Why did {names} fail? {symptom}{also}",
             first.evidence[0] if first.evidence else _signal_text(group) or UNKNOWN,
             None if first.evidence else confirm,
         ),
