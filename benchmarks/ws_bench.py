@@ -271,6 +271,13 @@ async def main(args: argparse.Namespace) -> None:
         tokens += await register(app.url, max(args.concurrent - 10, 0), first=10)
         rows_per_org = await seed(app.url, tokens[: args.concurrent], args.seed_days)
 
+        # Baseline in the same run: one golden path at a time, same data, same process.
+        solo_started: list[float] = []
+        solo_completed: list[float] = []
+        for _ in range(5):
+            s1, c1, _ = await golden_paths(app.url, tokens[:1])
+            solo_started += s1
+            solo_completed += c1
         started, completed, runs = await golden_paths(app.url, tokens[: args.concurrent])
         events_per_run = statistics.mean(n for _, _, n, _ in runs)
         mean_size = int(sum(b for *_, b in runs) / sum(n for _, _, n, _ in runs))
@@ -308,12 +315,12 @@ async def main(args: argparse.Namespace) -> None:
         (
             "user_message → run_started p50 / p99 (ms)",
             f"{pct(started, 50):.0f} / {pct(started, 99):.0f}",
-            "",
+            f"one at a time: {statistics.median(solo_started):.0f}",
         ),
         (
             "user_message → run_completed p50 / p99 (ms)",
             f"{pct(completed, 50):.0f} / {pct(completed, 99):.0f}",
-            "",
+            f"one at a time: {statistics.median(solo_completed):.0f}",
         ),
     ]
     width = max(len(r[0]) for r in rows)
