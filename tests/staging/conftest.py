@@ -29,9 +29,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def _target(config: pytest.Config) -> str | None:
     # getoption's default covers runs where this conftest is loaded after option parsing
     # (a plain `pytest` from the repository root).
-    return config.getoption("--target", default=None) or os.environ.get(
-        "TOKENOMIST_VERIFY_TARGET"
-    )
+    return config.getoption("--target", default=None) or os.environ.get("TOKENOMIST_VERIFY_TARGET")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -90,8 +90,11 @@ def five_whys(
         )
 
     root = f"Why is it configured or built that way (root cause)? {group.fill(sig.root)}"
-    # The log line already quoted in step 3 is reused only when a probe answered step 3.
-    root_log = logs[1] if len(logs) > 1 else (logs[0] if logs and probe is not None else None)
+    # Step 3 quoted the first related log line unless a probe answered it; never quote twice.
+    if probe is not None:
+        root_log = logs[0] if logs else None
+    else:
+        root_log = logs[1] if len(logs) > 1 else None
     if root_log:
         whys.append(Why(root, f"log: {root_log}"))
     else:
