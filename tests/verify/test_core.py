@@ -277,3 +277,26 @@ def test_symptoms_without_a_dependency_down_stay_their_own_findings() -> None:
         signals=["ConnectionResetError: [Errno 104] Connection reset by peer"],
     )
     assert [f.signature for f in _findings([reset])] == ["connection_reset"]
+
+
+def test_operator_signatures_are_tried_before_the_shipped_catalogue(tmp_path: Path) -> None:
+    extra = tmp_path / "ours.toml"
+    extra.write_text(
+        '[[signature]]\nid = "mesh_sidecar_not_ready"\ntitle = "Envoy sidecar not ready"\n'
+        'class = "infrastructure"\npatterns = ["upstream connect error"]\n'
+        'cause = "The sidecar was not ready."\nfix = "Hold the app until the sidecar is up."\n'
+        'confirm_probe = "curl localhost:15000/ready"\n'
+    )
+    check = Check(
+        "golden_path",
+        "golden_path",
+        "failed",
+        signals=["http:503", "upstream connect error or disconnect/reset"],
+    )
+    import asyncio
+
+    opts = VerifyOptions(target="http://t:1", signatures_path=extra)
+    [finding] = asyncio.run(build_findings([check], opts, [], None))
+    assert (finding.signature, finding.klass) == ("mesh_sidecar_not_ready", "infrastructure")
+    [shipped] = _findings([check])
+    assert shipped.signature == "fallback_product"

@@ -25,6 +25,7 @@ def _options(
     concurrency: int,
     thresholds: Path | None,
     log: Path | None,
+    signatures: Path | None = None,
 ) -> service.VerifyOptions:
     if bool(user) != bool(password):
         raise typer.BadParameter("--user and --password go together (or set both env vars)")
@@ -33,6 +34,8 @@ def _options(
     try:
         limits = gate.load_thresholds(thresholds)
         base = service.load_baseline(baseline)
+        if signatures is not None:
+            service.catalogue(signatures)  # refuse a bad file before probing anything
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
     return service.VerifyOptions(
@@ -46,6 +49,7 @@ def _options(
         thresholds=limits,
         log_path=log,
         out_dir=out,
+        signatures_path=signatures,
     )
 
 
@@ -74,6 +78,9 @@ def register(app: typer.Typer) -> None:
         thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
         log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
         worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
+        signatures: Path = typer.Option(
+            None, help="Extra signature catalogue (TOML), tried before the shipped one."
+        ),
     ) -> None:
         """Verify a deployment end to end; exit 0 go, 1 no_go, 3 inconclusive."""
         opts = _options(
@@ -89,6 +96,7 @@ def register(app: typer.Typer) -> None:
             concurrency,
             thresholds,
             log,
+            signatures,
         )
         doc = asyncio.run(service.verify(opts))
         paths = report.write_all(doc, out, worklog=worklog)

@@ -16,7 +16,7 @@ from tokenomist.verify import confirm, gate, report, suites
 from tokenomist.verify.classify import classify
 from tokenomist.verify.probes import Verifier
 from tokenomist.verify.schemas import Check, Finding
-from tokenomist.verify.signatures import default_catalogue
+from tokenomist.verify.signatures import Signature, default_catalogue, load
 from tokenomist.verify.whys import five_whys
 
 STARTUP_MARKERS = ("startup failed", "startup.failed")
@@ -34,6 +34,8 @@ class VerifyOptions:
     thresholds: gate.Thresholds = field(default_factory=gate.Thresholds)
     log_path: Path | None = None  # the target's log, quoted as evidence when given
     out_dir: Path = Path("verify-out")
+    # Extra signatures (same TOML format), tried before the shipped catalogue.
+    signatures_path: Path | None = None
     suite_timeout_s: float = 900.0
     run_timeout_s: float = 180.0
 
@@ -139,7 +141,7 @@ async def build_findings(
     log_lines: list[str],
     base: dict[str, Any] | None,
 ) -> list[Finding]:
-    groups = classify(checks, default_catalogue(), log_lines=log_lines)
+    groups = classify(checks, catalogue(opts.signatures_path), log_lines=log_lines)
     target = urlsplit(opts.target)
     findings: list[Finding] = []
     for n, g in enumerate(groups, 1):
@@ -172,6 +174,13 @@ async def build_findings(
             )
         )
     return findings
+
+
+def catalogue(extra: Path | None) -> tuple[Signature, ...]:
+    """The operator's own signatures first (they know their platform), then the shipped ones."""
+    if extra is None:
+        return default_catalogue()
+    return (*load(extra), *default_catalogue())
 
 
 def _target_info(health: dict[str, Any] | None) -> dict[str, Any]:
