@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -15,6 +18,7 @@ from tokenomist.verify import gate, report
 from tokenomist.verify.service import verify
 
 pytestmark = pytest.mark.slow
+STAGING = Path(__file__).resolve().parents[1] / "staging"
 
 GOLDEN = {
     "health.ready",
@@ -34,7 +38,7 @@ def _status(doc: dict) -> dict[str, str]:
 
 async def test_healthy_server_is_go_and_writes_four_outputs(servers, tmp_path: Path) -> None:
     srv = servers()
-    doc = await verify(options(srv.url, tmp_path, suites=["tests/staging"]))
+    doc = await verify(options(srv.url, tmp_path, suites=[str(STAGING)]))
     assert doc["findings"] == [], json.dumps(doc["findings"], indent=1)
     assert (doc["decision"], doc["exit_code"]) == ("go", 0)
     status = _status(doc)
@@ -213,3 +217,42 @@ async def test_baseline_reports_a_fault_as_new_and_its_removal_as_fixed(
     after = await verify(options(fixed.url, tmp_path, baseline=during))
     assert "dependency.cache" in after["baseline"]["fixed"]
     assert finding_about(after, "cache") == []
+
+
+async def test_signup_disabled_without_users_is_configuration_and_one_user_is_inconclusive(
+    servers, pg_url: str, tmp_path: Path
+) -> None:
+    env = {"TOKENOMIST_DATABASE_URL": pg_url, "TOKENOMIST_SIGNUP_ENABLED": "false"}
+    srv = servers(env)
+    doc = await verify(options(srv.url, tmp_path))
+    [finding] = [f for f in doc["findings"] if "auth.login" in f["affected"]]
+    assert (finding["class"], finding["signature"]) == ("configuration", "verifier_signup_disabled")
+    assert doc["decision"] == "no_go"
+
+    email, password = f"ops-{tmp_path.name[-8:]}@example.com", "Operator-pass-123"
+    made = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tokenomist",
+            "users",
+            "create",
+            "--email",
+            email,
+            "--password",
+            password,
+        ],
+        env={**os.environ, **env, "TOKENOMIST_ENVIRONMENT": "test"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr
+    doc = await verify(options(srv.url, tmp_path, user=(email, password)))
+    status = _status(doc)
+    assert status["golden_path"] == "passed" and status["isolation"] == "skipped"
+    assert doc["decision"] == "inconclusive"
+    assert any(
+        r.startswith("critical check isolation skipped: needs a second user")
+        for r in doc["decision_reasons"]
+    )
