@@ -105,9 +105,17 @@ def decide(
             inconclusive.append(f"suite {s['path']}: zero tests collected")
         elif s.get("collected", 0) and s.get("skipped", 0) == s.get("collected"):
             inconclusive.append(f"suite {s['path']}: every test skipped ({s['collected']})")
+    skipped: dict[str, list[str]] = {}
     for c in checks:
         if c.status == "skipped" and thresholds.is_critical(c.name):
-            inconclusive.append(f"critical check {c.name} skipped: {c.message or 'no reason'}")
+            skipped.setdefault(c.message or "no reason", []).append(c.name)
+    for reason, names in skipped.items():
+        if len(names) == 1:
+            inconclusive.append(f"critical check {names[0]} skipped: {reason}")
+        else:
+            inconclusive.append(
+                f"{len(names)} critical checks skipped ({reason}): {', '.join(names)}"
+            )
     if not [c for c in checks if c.status != "skipped"]:
         inconclusive.append("no check ran")
 

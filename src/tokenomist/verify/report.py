@@ -97,7 +97,7 @@ def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> 
         )
     lines += ["", "### Findings", ""]
     if not report["findings"]:
-        lines.append("None.")
+        lines += ["None.", ""]
     for f in report["findings"]:
         lines.append(f"#### {f['id']} — {f['class']}: {f['title']}")
         lines.append("")
