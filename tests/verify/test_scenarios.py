@@ -43,6 +43,8 @@ async def test_healthy_server_is_go_and_writes_four_outputs(servers, tmp_path: P
     assert (doc["decision"], doc["exit_code"]) == ("go", 0)
     status = _status(doc)
     assert all(status[n] == "passed" for n in GOLDEN), status
+    timing = next(c for c in doc["checks"] if c["name"] == "golden_path.timing")["data"]
+    assert timing["samples"] >= 3 and timing["p95_time_to_completion_ms"] > 0
     assert doc["suites"][0]["failed"] == 0 and doc["suites"][0]["passed"] >= 9
     assert set(doc["dependencies"]) == {"database", "cache", "analytics"}
     paths = report.write_all(doc, tmp_path / "out")
