@@ -54,6 +54,10 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _names(names: list[str]) -> str:
+    return ", ".join(names) if names else "—"
+
+
 def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> str:
     lines = [
         f"## {report['started_at']} — verify {report['target']}: "
@@ -116,8 +120,8 @@ def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> 
         lines += [
             "### Baseline",
             "",
-            f"Against {b.get('against')}: new {b['new'] or '—'}; fixed {b['fixed'] or '—'}; "
-            f"still failing {b['still_failing'] or '—'}; flaky {b['flaky'] or '—'}.",
+            f"Against {b.get('against')}: new {_names(b['new'])}; fixed {_names(b['fixed'])}; "
+            f"still failing {_names(b['still_failing'])}; flaky {_names(b['flaky'])}.",
             "",
         ]
     lines += [
