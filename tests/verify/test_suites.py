@@ -90,3 +90,13 @@ def test_fixture_error_is_a_test_defect(tmp_path: Path) -> None:
     assert result.errors == 1
     by_sig, _ = _classes(result.checks)
     assert by_sig["pytest_fixture_error"][0] == "test_defect"
+
+
+def test_missing_suite_path_exit_4_is_a_test_defect(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-suite"
+    result = run_suite(str(missing), env={}, out_dir=tmp_path / "out", cwd=tmp_path)
+    assert result.exit_code == 4
+    by_sig, findings = _classes(result.checks)
+    assert by_sig == {"pytest_usage_error": ("test_defect", [f"collect:{missing}"])}
+    d = gate.decide(result.checks, findings, gate.Thresholds(), suites=[result.summary()])
+    assert d.decision == "inconclusive"
