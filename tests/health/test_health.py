@@ -129,3 +129,32 @@ async def test_errors_use_the_error_envelope(embedded_server):
         r = await client.get("/no/such/path")
     assert r.status_code == 404
     assert r.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+async def test_requests_answer_503_naming_the_database_when_it_drops(make_settings, pg_url):
+    proxy, via_proxy = await _pg_proxy(pg_url)
+    try:
+        async with (
+            live_server(make_settings(database_url=via_proxy)) as srv,
+            httpx.AsyncClient(base_url=srv.url, timeout=30) as client,
+        ):
+            ok = await client.post(
+                "/auth/register",
+                json={"email": "before@example.com", "password": "long enough password"},
+            )
+            proxy.drop = True
+            await srv.resources.engine.dispose()
+            down = await client.post(
+                "/auth/register",
+                json={"email": "during@example.com", "password": "long enough password"},
+            )
+    finally:
+        await proxy.stop()
+    assert ok.status_code == 201
+    assert down.status_code == 503
+    error = down.json()["error"]
+    assert error["code"] == "dependency_unavailable"
+    host_port = via_proxy.split("@", 1)[1].split("/", 1)[0]
+    assert error["message"].startswith(
+        f"SQL database at postgresql+asyncpg://postgres@{host_port}/"
+    )

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
+import structlog
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, String, event, text
 from sqlalchemy.engine import make_url
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -111,7 +114,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             yield session
             await session.commit()
         except BaseException:
-            await session.rollback()
+            try:
+                await session.rollback()
+            except Exception as rollback_error:  # the connection may be what failed
+                log.warning("db.rollback_failed", error=str(rollback_error))
             raise
 
 

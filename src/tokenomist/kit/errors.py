@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tokenomist.kit.netdiag import classify, mask_url
+
+log = structlog.get_logger(__name__)
 
 
 class TokenomistError(Exception):
@@ -90,6 +97,8 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    install_fallback_handlers(app)
+
     @app.exception_handler(TokenomistError)
     async def _tokenomist_error(_: Request, exc: TokenomistError) -> JSONResponse:
         return JSONResponse(
@@ -118,4 +127,53 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
+        )
+
+
+_SQL_DRIVERS = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+
+
+def _raised_by_sql_driver(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__", "").startswith(_SQL_DRIVERS):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _sql_unavailable(exc: BaseException) -> bool:
+    """A SQL error that means the database could not be reached or the connection died
+    (not a constraint or a bad statement). SQLAlchemy re-raises a driver's socket error
+    unwrapped when a new connection fails, so those are recognised by where they came from."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if isinstance(exc, OSError):
+        return _raised_by_sql_driver(exc)
+    if isinstance(exc, DBAPIError):
+        return (
+            exc.connection_invalidated
+            or classify(exc).kind != "other"
+            or isinstance(exc.orig, ConnectionError | OSError)
+            or "connection" in type(exc.orig).__name__.lower()
+        )
+    return False
+
+
+def install_fallback_handlers(app: FastAPI) -> None:
+    """Dependency outages answer 503 naming the dependency; anything else unexpected answers
+    a JSON 500 (and is logged with its traceback) instead of a dropped connection."""
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _sql_unavailable(exc):
+            resources = getattr(request.app.state, "resources", None)
+            where = f" at {mask_url(resources.database_url)}" if resources else ""
+            message = f"SQL database{where} unavailable: {classify(exc).message}"
+            log.warning("request.dependency_down", path=request.url.path, detail=message)
+            return JSONResponse(error_body(DependencyDown.code, message), status_code=503)
+        log.error("request.unhandled", path=request.url.path, exc_info=exc)
+        return JSONResponse(
+            error_body("internal_error", "internal error; the server log has the details"),
+            status_code=500,
         )

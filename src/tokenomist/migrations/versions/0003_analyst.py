@@ -80,17 +80,23 @@ def upgrade() -> None:
             ["user_id"], ["users.id"], name=op.f("fk_runs_user_id_users"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["thread_id"], ["threads.id"], name=op.f("fk_runs_thread_id_threads"),
+            ["thread_id"],
+            ["threads.id"],
+            name=op.f("fk_runs_thread_id_threads"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.ForeignKeyConstraint(
-            ["message_id"], ["messages.id"], name=op.f("fk_runs_message_id_messages"),
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_runs_message_id_messages"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.ForeignKeyConstraint(
-            ["reply_message_id"], ["messages.id"],
-            name=op.f("fk_runs_reply_message_id_messages"), ondelete="SET NULL",
-        ),  # fmt: skip
+            ["reply_message_id"],
+            ["messages.id"],
+            name=op.f("fk_runs_reply_message_id_messages"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     op.create_index(op.f("ix_runs_org_id"), "runs", ["org_id"])
