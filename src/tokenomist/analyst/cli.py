@@ -68,19 +68,17 @@ def ask(
 
 
 def _login(client: httpx.Client, email: str | None, password: str | None) -> str:
-    if not email:
-        from tokenomist.usage.demo import DEMO_EMAIL
+    from tokenomist.usage import demo  # local: keeps the price data out of CLI start-up
 
-        email = DEMO_EMAIL
-        if not password:
-            pw_file = Settings().data_dir / "demo_password"
-            if pw_file.exists():
-                password = pw_file.read_text().strip()
+    if not email:
+        email, demo_password = demo.local_demo_credentials(Settings().data_dir)
+        password = password or demo_password
     if not password:
         _fail(
             f"no password for {email}: pass --email/--password (or TOKENOMIST_EMAIL/"
             f"TOKENOMIST_PASSWORD); the demo user's password is read from "
-            f"{Settings().data_dir / 'demo_password'} when the server runs with the demo data"
+            f"{demo.demo_password_file(Settings().data_dir)} when the server runs with the "
+            "demo data"
         )
     r = client.post("/auth/login", json={"email": email, "password": password})
     if r.status_code != 200:

@@ -35,7 +35,10 @@ def run_online() -> None:
         return
 
     async def _async() -> None:
-        engine = create_async_engine(config.get_main_option("sqlalchemy.url"))
+        url = config.get_main_option("sqlalchemy.url")
+        if not url:
+            raise RuntimeError("alembic: set sqlalchemy.url or pass a connection")
+        engine = create_async_engine(url)
         async with engine.begin() as conn:
             await conn.run_sync(_run)
         await engine.dispose()

@@ -103,19 +103,16 @@ def _auth_headers(client: httpx.Client, api_key: str | None, email: str | None,
                   password: str | None) -> dict[str, str]:  # fmt: skip
     if api_key:
         return {"X-API-Key": api_key}
-    if not email:
-        from tokenomist.usage.demo import DEMO_EMAIL
+    from tokenomist.usage import demo  # local: keeps the price data out of CLI start-up
 
-        email = DEMO_EMAIL
-        if not password:
-            pw_file = Settings().data_dir / "demo_password"
-            if pw_file.exists():
-                password = pw_file.read_text().strip()
+    if not email:
+        email, demo_password = demo.local_demo_credentials(Settings().data_dir)
+        password = password or demo_password
     if not password:
         console.print(
             f"[red]no credentials: pass --api-key, or --email and --password (the demo user's "
-            f"password is read from {Settings().data_dir / 'demo_password'} when the server "
-            f"runs with --demo)[/red]"
+            f"password is read from {demo.demo_password_file(Settings().data_dir)} when the "
+            f"server runs with --demo)[/red]"
         )
         raise typer.Exit(2)
     resp = client.post("/auth/login", json={"email": email, "password": password})

@@ -62,6 +62,7 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from tokenomist.usage.pricing import Pricer, UnitPrices
@@ -531,6 +532,17 @@ def _plant_doc(strategy_id: str) -> str:
     return " ".join(doc[start + len(marker) : stop].split())
 
 
+def demo_password_file(data_dir: Path) -> Path:
+    return data_dir / "demo_password"
+
+
+def local_demo_credentials(data_dir: Path) -> tuple[str, str | None]:
+    """The demo user's login as kept by a server running with ``--demo`` on this data dir
+    (the password is None when no such server has seeded it). Used by the CLI clients."""
+    pw_file = demo_password_file(data_dir)
+    return DEMO_EMAIL, (pw_file.read_text().strip() if pw_file.exists() else None)
+
+
 async def seed_demo(resources: Any) -> tuple[str, str]:
     """Demo org + demo user + the demo workload; idempotent (re-running adds nothing).
 
@@ -541,7 +553,7 @@ async def seed_demo(resources: Any) -> tuple[str, str]:
     from tokenomist.usage import service as usage_service
 
     settings = resources.settings
-    pw_file = settings.data_dir / "demo_password"
+    pw_file = demo_password_file(settings.data_dir)
     had_password_file = pw_file.exists()
     if had_password_file:
         password = pw_file.read_text().strip()
