@@ -34,7 +34,9 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m benchmarks
+	$(BIN)/python benchmarks/ingest_bench.py --rows 200000
+	$(BIN)/python benchmarks/analyst_bench.py --rows 1000000
+	$(BIN)/python benchmarks/ws_bench.py
 
 clean:
 	rm -rf $(VENV) .tokenomist .pytest_cache
