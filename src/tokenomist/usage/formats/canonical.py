@@ -18,7 +18,14 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
 from tokenomist.usage.formats import ImportOptions, Unparseable, first_char, strip_bom
-from tokenomist.usage.records import RAW_SCHEMA, Parsed, RowError, conform, records_to_parsed
+from tokenomist.usage.records import (
+    RAW_SCHEMA,
+    STRING_FIELDS,
+    Parsed,
+    RowError,
+    conform,
+    records_to_parsed,
+)
 
 NAME = "canonical"
 DESCRIPTION = "canonical usage records: JSON array, NDJSON, or CSV with the canonical columns"
@@ -152,21 +159,9 @@ def _csv_fast(body: bytes, columns: list[str]) -> Parsed | None:
     if b"\r" in body or b'"' in body:  # quoted fields may span lines: line numbers would drift
         return None
     types = {f.name: f.type for f in _ARROW_FIELDS if f.name in columns}
-    for name in (
-        "provider",
-        "model",
-        "status",
-        "finish_reason",
-        "service_tier",
-        "request_id",
-        "project",
-        "feature",
-        "end_user",
-        "request_fingerprint",
-        "prefix_fingerprint",
-    ):
+    for name in STRING_FIELDS:  # read as text even when a column looks numeric
         if name in types:
-            types[name] = pa.string()  # fmt: skip
+            types[name] = pa.string()
     try:
         table = pacsv.read_csv(
             io.BytesIO(body),
