@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
+from urllib.parse import urlsplit, urlunsplit
 
 import pyarrow as pa
 import pytest
@@ -14,18 +15,31 @@ import pytest
 from tokenomist.kit.analytics import (
     SCHEMA_STEPS,
     ChdbAnalytics,
+    ClickHouseAnalytics,
     DataDirBusy,
     OrgAnalytics,
     data_dir_holder,
     migrate,
 )
 
+CLICKHOUSE_URL = os.environ.get("TOKENOMIST_TEST_CLICKHOUSE_URL", "")
 
-@pytest.fixture
-async def chdb(chdb_dir):
-    backend = ChdbAnalytics(chdb_dir, database=f"t_{uuid.uuid4().hex[:12]}")
+
+# The ClickHouse-server variant exists only where a server is configured: none can be had on
+# the CI machine, so it is not collected there rather than skipped.
+@pytest.fixture(params=["chdb", "clickhouse"] if CLICKHOUSE_URL else ["chdb"])
+async def analytics(request, chdb_dir):
+    """The analytics backend under test, in a database of this test's own."""
+    database = f"t_{uuid.uuid4().hex[:12]}"
+    if request.param == "chdb":
+        backend = ChdbAnalytics(chdb_dir, database=database)
+    else:
+        server = urlsplit(CLICKHOUSE_URL)
+        backend = ClickHouseAnalytics(urlunsplit(server._replace(path=f"/{database}")))
     await backend.open()
     yield backend
+    if request.param == "clickhouse":
+        await backend.command(f"DROP DATABASE IF EXISTS {database}")
     await backend.close()
 
 
@@ -46,51 +60,51 @@ def _rows(org: str, n: int, model: str = "gpt-4o", start: int = 0) -> pa.Table:
     )
 
 
-async def test_schema_steps_apply_once(chdb):
-    assert await migrate(chdb) == [v for v, _, _ in SCHEMA_STEPS]
-    assert await migrate(chdb) == []
-    cols = await chdb.query(
+async def test_schema_steps_apply_once(analytics):
+    assert await migrate(analytics) == [v for v, _, _ in SCHEMA_STEPS]
+    assert await migrate(analytics) == []
+    cols = await analytics.query(
         "SELECT name FROM system.columns WHERE database = {db:String} AND table = 'llm_usage'",
-        {"db": chdb.database},
+        {"db": analytics.database},
     )
     assert {"org_id", "request_id", "prefix_fingerprint", "cost_usd"} <= {c["name"] for c in cols}
 
 
-async def test_org_scope_reads_only_that_org(chdb):
-    await migrate(chdb)
-    await chdb.insert_arrow("llm_usage", _rows("org-a", 3))
-    await chdb.insert_arrow("llm_usage", _rows("org-b", 5))
-    a = OrgAnalytics(chdb, "org-a")
+async def test_org_scope_reads_only_that_org(analytics):
+    await migrate(analytics)
+    await analytics.insert_arrow("llm_usage", _rows("org-a", 3))
+    await analytics.insert_arrow("llm_usage", _rows("org-b", 5))
+    a = OrgAnalytics(analytics, "org-a")
     rows = await a.query("SELECT count() AS n, sum(cost_usd) AS usd FROM {usage}")
     assert rows == [{"n": 3, "usd": 1.5}]
 
 
-async def test_reimported_request_ids_count_once(chdb):
-    await migrate(chdb)
-    await chdb.insert_arrow("llm_usage", _rows("org-a", 4))
-    await chdb.insert_arrow("llm_usage", _rows("org-a", 4))  # same (org, request_id)
-    rows = await OrgAnalytics(chdb, "org-a").query("SELECT count() AS n FROM {usage}")
+async def test_reimported_request_ids_count_once(analytics):
+    await migrate(analytics)
+    await analytics.insert_arrow("llm_usage", _rows("org-a", 4))
+    await analytics.insert_arrow("llm_usage", _rows("org-a", 4))  # same (org, request_id)
+    rows = await OrgAnalytics(analytics, "org-a").query("SELECT count() AS n FROM {usage}")
     assert int(rows[0]["n"]) == 4
 
 
-async def test_parameters_are_data_not_sql(chdb):
-    await migrate(chdb)
-    await chdb.insert_arrow("llm_usage", _rows("org-a", 2))
+async def test_parameters_are_data_not_sql(analytics):
+    await migrate(analytics)
+    await analytics.insert_arrow("llm_usage", _rows("org-a", 2))
     hostile = "gpt-4o' OR 1=1 --"
-    rows = await OrgAnalytics(chdb, "org-a").query(
+    rows = await OrgAnalytics(analytics, "org-a").query(
         "SELECT count() AS n FROM {usage} WHERE model = {m:String}", {"m": hostile}
     )
     assert int(rows[0]["n"]) == 0
 
 
-async def test_org_scope_refuses_unscoped_sql_and_rebinding(chdb):
-    scoped = OrgAnalytics(chdb, "org-a")
+async def test_org_scope_refuses_unscoped_sql_and_rebinding(analytics):
+    scoped = OrgAnalytics(analytics, "org-a")
     with pytest.raises(ValueError, match="must read from"):
         await scoped.query("SELECT count() FROM llm_usage")
     with pytest.raises(ValueError, match="bound by the org scope"):
         await scoped.query("SELECT count() FROM {usage}", {"org_id": "org-b"})
     with pytest.raises(ValueError, match="org_id is required"):
-        OrgAnalytics(chdb, "")
+        OrgAnalytics(analytics, "")
 
 
 def test_another_process_cannot_take_a_held_data_dir(tmp_path):
@@ -127,6 +141,55 @@ def test_another_process_cannot_take_a_held_data_dir(tmp_path):
 
 
 @pytest.mark.parametrize("value", ["a\\tb", "tab\there", "line\nbreak", "it's", "back\\\\slash"])
-async def test_string_parameters_round_trip_exactly(chdb, value):
-    rows = await chdb.query("SELECT {v:String} AS v, length({v:String}) AS n", {"v": value})
+async def test_string_parameters_round_trip_exactly(analytics, value):
+    rows = await analytics.query("SELECT {v:String} AS v, length({v:String}) AS n", {"v": value})
     assert rows == [{"v": value, "n": len(value.encode())}]
+
+
+def test_clickhouse_url_gives_connection_arguments():
+    backend = ClickHouseAnalytics("https://reader:p%40ss@ch.internal:9443/usage_db", timeout_s=3)
+    assert backend.database == "usage_db"
+    assert backend.connect_args() == {
+        "host": "ch.internal",
+        "port": 9443,
+        "username": "reader",
+        "password": "p@ss",
+        "secure": True,
+        "connect_timeout": 3,
+        "send_receive_timeout": 30.0,
+    }
+    defaults = ClickHouseAnalytics("http://ch")
+    assert defaults.database == "tokenomist"
+    assert defaults.connect_args()["port"] == 8123
+    assert defaults.connect_args()["username"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("clickhouse://ch:9000/db", "must use the HTTP interface"),
+        ("tcp://ch:9000", "must use the HTTP interface"),
+        ("http://ch:8123/usage;drop", "is not an identifier"),
+    ],
+)
+def test_clickhouse_url_mistakes_are_named(url, message):
+    with pytest.raises(ValueError, match=message):
+        ClickHouseAnalytics(url)
+
+
+async def test_unreachable_clickhouse_stops_startup_with_one_line(make_settings):
+    from tests.support.servers import free_port
+    from tokenomist.kit.resources import StartupError, open_resources
+
+    port = free_port()
+    settings = make_settings(
+        clickhouse_url=f"http://default:s3cret@127.0.0.1:{port}/tk", startup_timeout_s=3
+    )
+    with pytest.raises(StartupError) as info:
+        await open_resources(settings)
+    line = str(info.value)
+    assert line.startswith(
+        f"startup failed: ClickHouse at http://default:***@127.0.0.1:{port}/tk unreachable: "
+        "connection refused"
+    ), line
+    assert "s3cret" not in line

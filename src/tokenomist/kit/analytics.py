@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
 import structlog
@@ -240,6 +240,11 @@ class ClickHouseAnalytics:
     def __init__(self, url: str, timeout_s: float = 5.0) -> None:
         self.url = url
         parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(
+                f"TOKENOMIST_CLICKHOUSE_URL must use the HTTP interface (http:// or https://, "
+                f"ports 8123/8443), not {parts.scheme or 'no scheme'}://"
+            )
         self.database = (parts.path or "/").strip("/") or "tokenomist"
         if not _IDENT.match(self.database):
             raise ValueError(f"analytics database name {self.database!r} is not an identifier")
@@ -247,19 +252,23 @@ class ClickHouseAnalytics:
         self._timeout_s = timeout_s
         self._client: Any = None
 
-    async def open(self) -> None:
-        import clickhouse_connect
-
+    def connect_args(self) -> dict[str, Any]:
+        """clickhouse-connect arguments from the URL (database excluded: it may not exist yet)."""
         p = self._parts
-        common: dict[str, Any] = dict(
+        return dict(
             host=p.hostname or "localhost",
             port=p.port or (8443 if p.scheme == "https" else 8123),
-            username=p.username or "default",
-            password=p.password or "",
+            username=unquote(p.username) if p.username else "default",
+            password=unquote(p.password) if p.password else "",
             secure=p.scheme == "https",
             connect_timeout=self._timeout_s,
             send_receive_timeout=max(30.0, self._timeout_s),
         )
+
+    async def open(self) -> None:
+        import clickhouse_connect
+
+        common = self.connect_args()
         bootstrap = await clickhouse_connect.get_async_client(**common)
         await bootstrap.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         await bootstrap.close()
