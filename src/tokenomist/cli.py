@@ -24,14 +24,20 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="Seed a demo org, user and workload."),
 ) -> None:
     """Run the API server."""
-    if demo:  # the app factory reads its settings from the environment
+    # The app factory reads its settings from the environment: flags go there too, so what the
+    # app reports (e.g. the demo sign-in URL) matches where it listens.
+    if demo:
         os.environ["TOKENOMIST_DEMO"] = "true"
+    if host:
+        os.environ["TOKENOMIST_HOST"] = host
+    if port:
+        os.environ["TOKENOMIST_PORT"] = str(port)
     settings = Settings()
     uvicorn.run(
         "tokenomist.app:create_app",
         factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=settings.host,
+        port=settings.port,
         reload=reload,
         log_level="warning",
         ws="websockets-sansio",

@@ -26,10 +26,10 @@ def free_port() -> int:
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
         self.settings = settings
         self.app = create_app(settings)
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
         config = uvicorn.Config(
@@ -65,8 +65,8 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
-async def live_server(settings: Settings) -> AsyncIterator[LiveServer]:
-    server = LiveServer(settings)
+async def live_server(settings: Settings, port: int | None = None) -> AsyncIterator[LiveServer]:
+    server = LiveServer(settings, port)
     await server.start()
     try:
         yield server

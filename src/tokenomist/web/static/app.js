@@ -12,7 +12,7 @@ function escapeHtml(text) {
   })[c]);
 }
 
-// A small markdown subset: headings, tables, bullet lists, bold, paragraphs.
+// A small markdown subset: headings, tables, bullet and numbered lists, bold, code, paragraphs.
 function renderMarkdown(md) {
   const out = [];
   const lines = md.split("\n");
@@ -31,11 +31,14 @@ function renderMarkdown(md) {
     } else if (/^#{1,4} /.test(line)) {
       const level = line.match(/^#+/)[0].length + 1;
       out.push(`<h${level}>${inline(line.replace(/^#+ /, ""))}</h${level}>`);
-    } else if (/^\s*[-*] /.test(line)) {
+    } else if (/^\s*([-*]|\d+\.) /.test(line)) {
+      const ordered = /^\s*\d+\. /.test(line);
+      const marker = ordered ? /^\s*\d+\. / : /^\s*[-*] /;
       const items = [];
-      while (i < lines.length && /^\s*[-*] /.test(lines[i])) items.push(lines[i++].replace(/^\s*[-*] /, ""));
+      while (i < lines.length && marker.test(lines[i])) items.push(lines[i++].replace(marker, ""));
       i--;
-      out.push("<ul>" + items.map((it) => `<li>${inline(it)}</li>`).join("") + "</ul>");
+      const tag = ordered ? "ol" : "ul";
+      out.push(`<${tag}>` + items.map((it) => `<li>${inline(it)}</li>`).join("") + `</${tag}>`);
     } else if (line.trim()) {
       out.push(`<p>${inline(line)}</p>`);
     }
