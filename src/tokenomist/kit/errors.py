@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenomist.kit.netdiag import classify, mask_url
 
@@ -151,9 +152,11 @@ def _sql_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return _raised_by_sql_driver(exc)
     if isinstance(exc, DBAPIError):
+        # Classify the driver's error, not SQLAlchemy's wrapper: the wrapper's text carries the
+        # statement and its parameters, and a user's "timeout" or "TLS" there is no outage.
         return (
             exc.connection_invalidated
-            or classify(exc).kind != "other"
+            or classify(exc.orig).kind != "other"
             or isinstance(exc.orig, ConnectionError | OSError)
             or "connection" in type(exc.orig).__name__.lower()
         )
@@ -162,18 +165,57 @@ def _sql_unavailable(exc: BaseException) -> bool:
 
 def install_fallback_handlers(app: FastAPI) -> None:
     """Dependency outages answer 503 naming the dependency; anything else unexpected answers
-    a JSON 500 (and is logged with its traceback) instead of a dropped connection."""
+    a JSON 500 (and is logged with its traceback) instead of a dropped connection.
+
+    Starlette runs an ``Exception`` handler outside every middleware, so its answer would carry
+    no X-Request-ID, its log line no request id and the metrics a made-up 500. The middleware
+    below renders inside the stack (call this before adding the other middleware, so it is the
+    innermost); the handler stays for what escapes the middleware themselves."""
+    app.add_middleware(UnexpectedErrorMiddleware)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if _sql_unavailable(exc):
-            resources = getattr(request.app.state, "resources", None)
-            where = f" at {mask_url(resources.database_url)}" if resources else ""
-            message = f"SQL database{where} unavailable: {classify(exc).message}"
-            log.warning("request.dependency_down", path=request.url.path, detail=message)
-            return JSONResponse(error_body(DependencyDown.code, message), status_code=503)
-        log.error("request.unhandled", path=request.url.path, exc_info=exc)
-        return JSONResponse(
-            error_body("internal_error", "internal error; the server log has the details"),
-            status_code=500,
-        )
+        return render_unexpected(request, exc)
+
+
+def render_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if _sql_unavailable(exc):
+        resources = getattr(request.app.state, "resources", None)
+        where = f" at {mask_url(resources.database_url)}" if resources else ""
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+        message = f"SQL database{where} unavailable: {classify(cause).message}"
+        log.warning("request.dependency_down", path=request.url.path, detail=message)
+        return JSONResponse(error_body(DependencyDown.code, message), status_code=503)
+    log.error("request.unhandled", path=request.url.path, exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", "internal error; the server log has the details"),
+        status_code=500,
+    )
+
+
+class UnexpectedErrorMiddleware:
+    """Pure ASGI: an exception before the response started becomes the JSON answer; one after
+    it started (a broken stream) can only propagate."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started:
+                raise
+            response = render_unexpected(Request(scope), exc)
+            await response(scope, receive, send)
