@@ -62,3 +62,27 @@ async def test_success_resets_failure_count():
     with pytest.raises(ConnectionError):
         await breaker.call(_fail)
     assert breaker.state is BreakerState.closed
+
+
+async def test_a_cancelled_half_open_trial_lets_the_next_call_try_again():
+    import asyncio
+
+    clock = Clock()
+    breaker = CircuitBreaker("dep", failure_threshold=1, reset_after_s=5, clock=clock)
+    with pytest.raises(ConnectionError):
+        await breaker.call(_fail)
+    clock.now = 5.1
+    started = asyncio.Event()
+
+    async def _hang():
+        started.set()
+        await asyncio.sleep(3600)
+
+    trial = asyncio.create_task(breaker.call(_hang))
+    await started.wait()
+    trial.cancel()  # e.g. the client went away mid-request
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    # A cancelled trial decided nothing: the next call is the new trial, not refused forever.
+    assert await breaker.call(_ok) == "ok"
+    assert breaker.state is BreakerState.closed

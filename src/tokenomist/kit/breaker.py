@@ -84,5 +84,10 @@ class CircuitBreaker:
         except Exception as exc:
             self.record_failure(exc)
             raise
+        except BaseException:
+            # Cancelled (client gone, timeout above us): no verdict on the dependency, but the
+            # half-open trial slot must be freed or every later call is refused for good.
+            self._trial_running = False
+            raise
         self.record_success()
         return result
