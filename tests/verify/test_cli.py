@@ -179,3 +179,21 @@ async def test_edge_answering_502_is_an_edge_finding_not_a_product_one(tmp_path:
     assert (finding["signature"], finding["class"]) == ("edge_502", "infrastructure")
     assert finding["whys"][0]["evidence"].startswith("GET /health/ready → 502 <html>")
     assert doc["decision"] == "inconclusive"
+
+
+@pytest.mark.parametrize("target", ["localhost:8000", "ftp://host", "", "http://[::1", "http://h:x"])
+def test_verify_refuses_a_target_that_is_not_an_http_url_naming_it(
+    tmp_path: Path, target: str
+) -> None:
+    out = tmp_path / "out"
+    proc = tokenomist("verify", "--target", target, "--out", str(out), timeout=60)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "--target" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (out / "report.json").exists()  # no made-up "product regression" report
+
+
+def test_verify_prints_the_cause_of_an_unreachable_target(tmp_path: Path) -> None:
+    port = free_port()
+    proc = tokenomist("verify", "--target", f"http://127.0.0.1:{port}", "--out", str(tmp_path))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert f"target http://127.0.0.1:{port} unreachable: connection refused" in proc.stdout

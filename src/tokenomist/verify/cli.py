@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 
@@ -27,6 +28,7 @@ def _options(
     log: Path | None,
     signatures: Path | None = None,
 ) -> service.VerifyOptions:
+    _check_target(target)
     if bool(user) != bool(password):
         raise typer.BadParameter("--user and --password go together (or set both env vars)")
     if bool(user2) != bool(password2):
@@ -51,6 +53,30 @@ def _options(
         out_dir=out,
         signatures_path=signatures,
     )
+
+
+def _check_target(target: str) -> None:
+    """A target that is not an http(s) URL is the operator's typo, not a finding about the
+    deployment (it used to be reported as a product regression, or crash with exit 1)."""
+    try:
+        parts = urlsplit(target)
+        parts.port  # noqa: B018 - raises on a non-numeric port
+    except ValueError as exc:
+        raise typer.BadParameter(f"--target {target!r} is not a URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise typer.BadParameter(
+            f"--target {target!r} must be an http:// or https:// URL with a host, "
+            "e.g. http://127.0.0.1:8000"
+        )
+
+
+def _first_message(doc: dict, finding: dict) -> str | None:
+    by_name = {c["name"]: c for c in doc["checks"]}
+    for name in finding["affected"]:
+        message = (by_name.get(name) or {}).get("message")
+        if message:
+            return message
+    return None
 
 
 def register(app: typer.Typer) -> None:
@@ -105,6 +131,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"  - {reason}")
         for f in doc["findings"]:
             typer.echo(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
+            message = _first_message(doc, f)
+            if message:
+                typer.echo(f"      {message}")
         typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
         sys.exit(doc["exit_code"])
 
