@@ -199,3 +199,43 @@ async def test_redis_down_for_a_run_of_another_instance_reports_unavailable():
             await bus.replay(_run_id())
     finally:
         await bus.close()
+
+
+async def test_stream_of_a_finished_run_from_or_past_its_last_seq_ends(bus):
+    # A client that saw run_completed reconnects and resumes from its last seq: nothing is
+    # new, and nothing will ever come, so the reader must end instead of waiting forever
+    # (which would pin the socket open and, on Redis, hold a blocking connection per reader).
+    run_id = _run_id()
+    await _publish_run(bus, run_id)  # terminal event is seq 6
+    assert await asyncio.wait_for(_collect(bus, run_id, 6), 5) == []
+    assert await asyncio.wait_for(_collect(bus, run_id, 60), 5) == []
+
+
+async def test_redis_tail_of_a_finished_run_from_its_last_seq_ends(redis_url, redis_prefix):
+    one = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    two = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    try:
+        run_id = _run_id()
+        await _publish_run(one, run_id)
+        assert await asyncio.wait_for(_collect(two, run_id, 6), 5) == []
+        assert await asyncio.wait_for(_collect(two, run_id, 60), 5) == []
+        # A reader ahead of a live run ends once the run ends, even if it never sees seq > 9.
+        live = _run_id()
+        await one.publish(live, "run_started", {"thread_id": "t", "message_id": "m"})
+        reader = asyncio.create_task(_collect(two, live, 9))
+        await asyncio.sleep(0.05)
+        await one.publish(live, "run_completed", {"status": "completed", "duration_ms": 1})
+        assert await asyncio.wait_for(reader, 5) == []
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_memory_reader_ahead_of_a_live_run_ends_with_the_run():
+    bus = MemoryBus()
+    run_id = _run_id()
+    await bus.publish(run_id, "run_started", {"thread_id": "t", "message_id": "m"})
+    reader = asyncio.create_task(_collect(bus, run_id, 9))
+    await asyncio.sleep(0.05)
+    await bus.publish(run_id, "run_completed", {"status": "completed", "duration_ms": 1})
+    assert await asyncio.wait_for(reader, 5) == []

@@ -8,6 +8,7 @@ import asyncio
 import httpx
 import jsonschema
 import pytest
+from websockets.exceptions import ConnectionClosed
 
 from tests.realtime.conftest import (
     Frames,
@@ -19,6 +20,7 @@ from tests.realtime.conftest import (
     send_json,
 )
 from tests.support.servers import live_server
+from tokenomist.realtime.protocol import CLOSE_IDLE
 
 QUESTION = "How can we cut our AI spend?"
 AGENTS = ["triage", "data", "optimization", "actions", "reporting"]
@@ -255,3 +257,25 @@ async def test_concurrent_run_limit_answers_rate_limited_and_connection_stays_us
         await send_json(ws, {"type": "ping"})
         while (await recv_json(ws))["type"] != "pong":
             pass
+
+
+async def test_resume_of_a_finished_run_at_its_end_leaves_nothing_followed(
+    make_settings, cache_backend
+):
+    async with live_server(make_settings(cache=cache_backend, ws_idle_timeout_s=1.5)) as srv:
+        user = await register(srv.url)
+        async with connect_ws(srv.url, user.access_token) as ws:
+            await recv_json(ws)
+            await start(ws)
+            frames = Frames()
+            await read_until_terminal(ws, frames)
+        run_id = next(iter(frames.runs))
+        last = frames.runs[run_id][-1]["seq"]
+        async with connect_ws(srv.url, user.access_token) as ws:
+            await recv_json(ws)
+            await send_json(ws, {"type": "resume", "run_id": run_id, "after_seq": last})
+            # Nothing is new and nothing will come: no frame, and the connection idles out
+            # like any other instead of being held open by a reader waiting forever.
+            with pytest.raises(ConnectionClosed) as info:
+                await recv_json(ws, timeout=10)
+            assert info.value.rcvd is not None and info.value.rcvd.code == CLOSE_IDLE

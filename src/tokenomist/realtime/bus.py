@@ -184,6 +184,10 @@ class MemoryBus:
                     if event.is_terminal:
                         return
                 if not batch:
+                    if run.terminal:
+                        # Nothing after ``last`` and the run is over (the reader resumed at or
+                        # past its last seq): no event will ever come, so don't wait for one.
+                        return
                     await wake.wait()
                     run = self._runs.get(run_id) or self._run(run_id)
         finally:

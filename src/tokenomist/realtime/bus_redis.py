@@ -103,12 +103,16 @@ class RedisStreamBus:
         between BLOCK slices when ``stop(run_id)`` turns true."""
         stream, _ = self._keys(run_id)
         last = after_seq
+        idle = True  # nothing read since the last check whether the run is already over
         while True:
             if stop is not None and stop(run_id):
+                return
+            if idle and await self._ended_by(stream, last):
                 return
             reply: Any = await self.client.xread(
                 {stream: f"{last}-0"}, count=500, block=self.block_ms
             )
+            idle = not reply
             if not reply:
                 continue
             for event in self._checked(run_id, last, reply[0][1]):
@@ -116,6 +120,15 @@ class RedisStreamBus:
                 last = event.seq or last
                 if event.is_terminal:
                     return
+
+    async def _ended_by(self, stream: str, seq: int) -> bool:
+        """True when the run's terminal event has a seq ≤ ``seq``: a reader there (resumed at or
+        past the end) would otherwise block forever, holding a connection of the pool."""
+        entries: Any = await self.client.xrevrange(stream, max="+", min="-", count=1)
+        if not entries:
+            return False
+        event = self._event("", entries[0][0], entries[0][1])
+        return event.is_terminal and (event.seq or 0) <= seq
 
     async def stream(self, run_id: str, after_seq: int = 0) -> AsyncIterator[ServerEvent]:
         async for event in self.tail(run_id, after_seq):
