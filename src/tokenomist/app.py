@@ -50,8 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             yield
         finally:
+            # One stop failing must not leave the others (and the storage tiers) open.
             for module in reversed(started):
-                await module.stop(resources)
+                try:
+                    await module.stop(resources)
+                except Exception:
+                    log.exception("shutdown.stop_failed", module=module.__name__)
             await close_resources(resources)
 
     app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)

@@ -62,3 +62,35 @@ def test_server_process_exits_with_the_line_for_an_unusable_analytics_dir(tmp_pa
     assert code != 0
     assert f"startup failed: chDB at chdb://{chdb_dir} unreachable: " in out
     assert "Not a directory" in out
+
+
+async def test_a_failing_domain_stop_still_stops_the_others_and_closes_the_tiers(
+    make_settings, monkeypatch
+):
+    import types
+
+    from tests.support.servers import LiveServer
+    from tokenomist import app as app_module
+
+    stopped: list[str] = []
+
+    async def _start(resources) -> None:
+        return None
+
+    async def _stop_ok(resources) -> None:
+        stopped.append("first")
+
+    async def _stop_broken(resources) -> None:
+        raise RuntimeError("stop failed")
+
+    first = types.SimpleNamespace(__name__="first", start=_start, stop=_stop_ok)
+    broken = types.SimpleNamespace(__name__="broken", start=_start, stop=_stop_broken)
+    real = app_module._domain_lifecycles
+    monkeypatch.setattr(app_module, "_domain_lifecycles", lambda: [first, *real(), broken])
+    server = LiveServer(make_settings())
+    await server.start()
+    cache = server.resources.cache
+    await cache.set("k", "v")
+    await server.stop()
+    assert stopped == ["first"]  # stopped after the broken one, in reverse order
+    assert await cache.get("k") is None  # close_resources ran: the memory cache was closed

@@ -138,6 +138,13 @@ async def open_resources(settings: Settings) -> Resources:
 
 
 async def close_resources(res: Resources) -> None:
-    await res.cache.close()
-    await res.analytics.close()
-    await res.engine.dispose()
+    """Close every tier even when one of them fails to close (each failure is logged)."""
+    for name, close in (
+        ("cache", res.cache.close),
+        ("analytics", res.analytics.close),
+        ("database", res.engine.dispose),
+    ):
+        try:
+            await close()
+        except Exception:
+            log.exception("shutdown.close_failed", dependency=name)
