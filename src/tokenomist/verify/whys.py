@@ -59,10 +59,21 @@ def five_whys(
         ),
     ]
     mechanism = f"Why is that? {group.fill(sig.mechanism)}"
-    if probe is not None:
+    # A probe that did NOT reproduce the failure is no support for the mechanism: say so, and
+    # lean on the target's own log line if there is one.
+    confirmed = probe is not None and not probe.ok
+    if probe is not None and probe.ok:
+        mechanism += (
+            f" Not confirmed from the verifier: its {probe.probe} did not reproduce the "
+            f"failure ({probe.quote()})"
+        )
+    if confirmed:
+        assert probe is not None
         whys.append(Why(mechanism, probe.quote()))
     elif logs:
         whys.append(Why(mechanism, f"log: {logs[0]}"))
+    elif probe is not None:
+        whys.append(Why(mechanism, probe.quote(), confirm))
     else:
         whys.append(Why(mechanism, UNKNOWN, confirm))
 
@@ -90,11 +101,9 @@ def five_whys(
         )
 
     root = f"Why is it configured or built that way (root cause)? {group.fill(sig.root)}"
-    # Step 3 quoted the first related log line unless a probe answered it; never quote twice.
-    if probe is not None:
-        root_log = logs[0] if logs else None
-    else:
-        root_log = logs[1] if len(logs) > 1 else None
+    # Step 3 quoted the first related log line unless a probe confirmed it; never quote twice.
+    used = 0 if confirmed else 1
+    root_log = logs[used] if len(logs) > used else None
     if root_log:
         whys.append(Why(root, f"log: {root_log}"))
     else:
