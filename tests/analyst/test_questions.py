@@ -4,7 +4,7 @@ direct query over the org's usage for the period the report states."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -133,3 +133,59 @@ async def test_two_orgs_asking_at_once_each_get_only_their_own_figures(app_serve
     assert run_b["report"]["strategies"] == []
     planted_features = {p.scope["feature"] for p in demo_workload().planted.values()}
     assert not any(f in run_b["content"] for f in planted_features)
+
+
+def _unpriced_rows(known: int, unknown: int) -> list[dict]:
+    end = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    rows = []
+    for i in range(known + unknown):
+        rows.append(
+            {
+                "request_id": f"r{i}",
+                "timestamp": end - timedelta(hours=i),
+                "provider": "openai" if i < known else "acme",
+                "model": "gpt-4o-mini" if i < known else "acme-llm-9000",
+                "input_tokens": 1000,
+                "output_tokens": 100,
+                "project": "p",
+                "feature": "f",
+            }
+        )
+    return rows
+
+
+async def test_a_model_without_a_price_is_never_shown_at_zero_dollars(embedded_server):
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, _unpriced_rows(known=10, unknown=20))
+    run, _ = await ask(srv, user, "what did we spend by model last week?")
+    report = run["report"]
+    groups = {g["key"]["model"]: g for g in report["breakdown"]["groups"]}
+    assert groups["acme-llm-9000"]["cost_usd"] is None  # unpriced, not $0
+    assert groups["acme-llm-9000"]["unpriced_requests"] == 20
+    assert groups["gpt-4o-mini"]["cost_usd"] == pytest.approx(report["spend_usd"])
+    assert report["unpriced_requests"] == 20
+    row = next(line for line in run["content"].splitlines() if "acme-llm-9000" in line)
+    assert "$0.00" not in row and "unpriced" in row
+    # The priced model is the whole of the priced spend.
+    assert "**gpt-4o-mini** at" in run["content"] and "(100.0% of spend)" in run["content"]
+
+
+async def test_an_org_with_only_unpriced_usage_has_no_dollar_spend(embedded_server):
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, _unpriced_rows(known=0, unknown=12))
+    run, _ = await ask(srv, user, "how much did we spend last week?")
+    report = run["report"]
+    assert run["status"] == "completed"
+    assert report["requests"] == 12 and report["unpriced_requests"] == 12
+    assert report["spend_usd"] is None and report["monthly_run_rate_usd"] is None
+    assert all(g["cost_usd"] is None for g in report["breakdown"]["groups"])
+    assert "$0.00" not in run["content"]
+    assert "12 requests are unpriced" in run["content"]
+    # A savings request on the same data completes with an empty plan, not $0 figures.
+    plan, _ = await ask(srv, user, "How can we cut our AI spend?")
+    assert plan["status"] == "completed"
+    assert plan["report"]["strategies"] == [] and plan["report"]["spend_usd"] is None
+    assert all(d["cost_usd"] is None for d in plan["report"]["top_cost_drivers"])
+    assert "$0.00" not in plan["content"]

@@ -20,7 +20,9 @@ def _money(value: float | None) -> float | None:
 def build(state: RunState, price_data: str) -> dict[str, Any]:
     w = state.window
     totals = state.totals or {}
-    spend = float(totals.get("cost_usd", 0.0))
+    # None when every request of the window is unpriced: unknown, not $0.
+    cost = totals.get("cost_usd", 0.0)
+    spend = None if cost is None else float(cost)
     analysed = state.strategies is not None
     strategies = state.strategies or []
     savings = sum(s["savings_usd"] for s in strategies)
@@ -35,12 +37,10 @@ def build(state: RunState, price_data: str) -> dict[str, Any]:
         "filters": dict(state.filters.values),
         "requests": int(totals.get("requests", 0)),
         "spend_usd": _money(spend),
-        "monthly_run_rate_usd": _money(w.monthly(spend)) if w else 0.0,
+        "monthly_run_rate_usd": (None if spend is None else _money(w.monthly(spend))) if w else 0.0,
         "savings_usd": _money(savings) if analysed else None,
         "monthly_savings_usd": _money(monthly_savings) if analysed else None,
-        "savings_pct": (round(savings / spend * 100, 2) if spend > 0 else 0.0)
-        if analysed
-        else None,
+        "savings_pct": (round(savings / spend * 100, 2) if spend else 0.0) if analysed else None,
         "strategies": strategies,
         "strategies_checked": state.strategies_checked,
         "actions": [
@@ -186,29 +186,39 @@ def _render_spend(report: dict[str, Any]) -> str:
     b = report.get("breakdown")
     if b and b["groups"]:
         dim = b["dimension"]
-        total = sum(g["cost_usd"] for g in b["groups"]) or 0.0
-        top = b["groups"][0]
-        name = top["key"][dim] or "(none)"
-        share = top["cost_usd"] / total * 100 if total else 0.0
-        lines += [
-            "",
-            f"Largest {dim}: **{name}** at {_usd(top['cost_usd'])} ({share:.1f}% of spend).",
-            "",
-            f"| {dim} | requests | cost | share |",
-            "|---|---:|---:|---:|",
-        ]
-        for g in b["groups"][:MAX_TABLE_ROWS]:
-            share = g["cost_usd"] / total * 100 if total else 0.0
+        # Groups without any price are listed as unpriced and left out of the shares.
+        total = sum(g["cost_usd"] for g in b["groups"] if g["cost_usd"] is not None)
+        priced = [g for g in b["groups"] if g["cost_usd"] is not None]
+        lines.append("")
+        if priced:
+            top = priced[0]
+            name = top["key"][dim] or "(none)"
+            share = top["cost_usd"] / total * 100 if total else 0.0
             lines.append(
-                f"| {g['key'][dim] or '(none)'} | {g['requests']:,} | {_usd(g['cost_usd'])} | "
-                f"{share:.1f}% |"
+                f"Largest {dim}: **{name}** at {_usd(top['cost_usd'])} ({share:.1f}% of spend)."
+            )
+        else:
+            lines.append(f"No {dim} has a price: every request is unpriced (unknown model).")
+        lines += ["", f"| {dim} | requests | cost | share |", "|---|---:|---:|---:|"]
+        for g in b["groups"][:MAX_TABLE_ROWS]:
+            if g["cost_usd"] is None:
+                cost, share_text = f"unpriced ({g['unpriced_requests']:,} requests)", "n/a"
+            else:
+                share = g["cost_usd"] / total * 100 if total else 0.0
+                cost, share_text = _usd(g["cost_usd"]), f"{share:.1f}%"
+            lines.append(
+                f"| {g['key'][dim] or '(none)'} | {g['requests']:,} | {cost} | {share_text} |"
             )
         if len(b["groups"]) > MAX_TABLE_ROWS:
             lines.append(f"| … {len(b['groups']) - MAX_TABLE_ROWS} more | | | |")
     series = report.get("time_series")
     if series:
         lines += ["", "| day | requests | cost |", "|---|---:|---:|"]
-        lines += [f"| {p['bucket']} | {p['requests']:,} | {_usd(p['cost_usd'])} |" for p in series]
+        lines += [
+            f"| {p['bucket']} | {p['requests']:,} | "
+            f"{'unpriced' if p['cost_usd'] is None else _usd(p['cost_usd'])} |"
+            for p in series
+        ]
     return "\n".join(lines)
 
 

@@ -201,15 +201,26 @@ _TOTALS = """
 """
 
 
+def priced_cost(requests: int, unpriced: int, cost: float) -> float | None:
+    """The spend of a group, or None when it has calls and none of them has a price: an
+    unknown model is unpriced, never $0 (the usage summary's rule, DESIGN §6)."""
+    return None if requests and unpriced >= requests else float(cost)
+
+
 def _totals(row: dict[str, Any]) -> dict[str, Any]:
+    requests, unpriced = int(row["requests"]), int(row["unpriced_requests"])
     return {
-        "requests": int(row["requests"]),
+        "requests": requests,
         "input_tokens": int(row["sum_input_tokens"]),
         "cached_input_tokens": int(row["sum_cached_input_tokens"]),
         "output_tokens": int(row["sum_output_tokens"]),
-        "cost_usd": float(row["sum_cost_usd"]),
-        "unpriced_requests": int(row["unpriced_requests"]),
+        "cost_usd": priced_cost(requests, unpriced, row["sum_cost_usd"]),
+        "unpriced_requests": unpriced,
     }
+
+
+def _usd(value: float | None) -> str:
+    return "unpriced" if value is None else f"${value:,.2f}"
 
 
 async def data_coverage(ctx: RunContext, _: NoArgs) -> ToolResult:
@@ -246,7 +257,7 @@ async def spend_summary(ctx: RunContext, args: Scope) -> ToolResult:
     cond, params = where(args.window(), args.filters())
     row = (await ctx.deps.usage.query(f"SELECT {_TOTALS} FROM {{usage}} WHERE {cond}", params))[0]
     data = _totals(row)
-    summary = f"${data['cost_usd']:,.2f} over {data['requests']:,} requests"
+    summary = f"{_usd(data['cost_usd'])} over {data['requests']:,} requests"
     if data["unpriced_requests"]:
         summary += f" ({data['unpriced_requests']:,} unpriced)"
     return ToolResult(data, summary)
@@ -273,7 +284,7 @@ async def breakdown(ctx: RunContext, args: BreakdownArgs) -> ToolResult:
     return ToolResult(
         groups,
         f"{len(groups)} groups by {label}; largest "
-        f"{'/'.join(str(v) or '-' for v in top['key'].values())} at ${top['cost_usd']:,.2f}",
+        f"{'/'.join(str(v) or '-' for v in top['key'].values())} at {_usd(top['cost_usd'])}",
     )
 
 
@@ -287,7 +298,10 @@ async def time_series(ctx: RunContext, args: TimeSeriesArgs) -> ToolResult:
     points = [{"bucket": r["bucket"], **_totals(r)} for r in rows]
     if not points:
         return ToolResult(points, "no usage in the window")
-    peak = max(points, key=lambda p: p["cost_usd"])
+    priced = [p for p in points if p["cost_usd"] is not None]
+    if not priced:
+        return ToolResult(points, f"{len(points)} {args.bucket}s, all unpriced")
+    peak = max(priced, key=lambda p: p["cost_usd"])
     return ToolResult(
         points,
         f"{len(points)} {args.bucket}s; peak {peak['bucket']} at ${peak['cost_usd']:,.2f}",
@@ -305,8 +319,8 @@ async def top_cost_drivers(ctx: RunContext, args: TopDriversArgs) -> ToolResult:
             "project": k[2],
             "feature": k[3],
             "requests": s.requests,
-            "cost_usd": s.spend_usd,
-            "share_pct": round(s.spend_usd / total * 100, 2) if total else 0.0,
+            "cost_usd": (cost := priced_cost(s.requests, s.unpriced_requests, s.spend_usd)),
+            "share_pct": round(cost / total * 100, 2) if total and cost is not None else None,
             "unpriced_requests": s.unpriced_requests,
         }
         for k, s in ranked
@@ -317,7 +331,7 @@ async def top_cost_drivers(ctx: RunContext, args: TopDriversArgs) -> ToolResult:
     return ToolResult(
         drivers,
         f"top driver {d['project'] or '-'}/{d['feature'] or '-'} on {d['model']}: "
-        f"${d['cost_usd']:,.2f} ({d['share_pct']:g}% of ${total:,.2f})",
+        f"{_usd(d['cost_usd'])} ({d['share_pct'] or 0:g}% of ${total:,.2f})",
     )
 
 

@@ -41,7 +41,8 @@ async def run(ctx: RunContext, state: RunState) -> str:
             ctx, NAME, "percentile_profile", {**scope, "dimension": "model"}
         )
     t = state.totals
-    text = f"${t['cost_usd']:,.2f} over {t['requests']:,} requests"
+    spend = "no priced spend" if t["cost_usd"] is None else f"${t['cost_usd']:,.2f}"
+    text = f"{spend} over {t['requests']:,} requests"
     if t["unpriced_requests"]:
         text += f"; {t['unpriced_requests']:,} unpriced"
     return text

@@ -32,7 +32,8 @@ async def run(ctx: RunContext, state: RunState) -> str:
             findings.append(finding)
     env = await strategy_env(ctx, state.window, state.filters)
     floor = ctx.deps.catalogue.report.min_monthly_savings_usd
-    state.strategies = combine(findings, env.cells, state.window, state.totals["cost_usd"], floor)
+    spend = state.totals["cost_usd"] or 0.0  # None: nothing priced, so nothing to save
+    state.strategies = combine(findings, env.cells, state.window, spend, floor)
     monthly = sum(s["monthly_savings_usd"] for s in state.strategies)
     if not state.strategies:
         return f"none of the {len(ORDER)} strategies found anything worth changing"
