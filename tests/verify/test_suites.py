@@ -100,3 +100,30 @@ def test_missing_suite_path_exit_4_is_a_test_defect(tmp_path: Path) -> None:
     assert by_sig == {"pytest_usage_error": ("test_defect", [f"collect:{missing}"])}
     d = gate.decide(result.checks, findings, gate.Thresholds(), suites=[result.summary()])
     assert d.decision == "inconclusive"
+
+
+def test_async_tests_that_never_ran_make_the_run_inconclusive_not_go(tmp_path: Path) -> None:
+    suite = tmp_path / "asuite"
+    _write(
+        suite, "test_mixed.py", "async def test_async():\n    pass\n\ndef test_sync():\n    pass\n"
+    )
+    _write(suite, "conftest.py", "")
+    result = run_suite(
+        str(suite),
+        env={"PYTEST_ADDOPTS": "-p no:asyncio"},
+        out_dir=tmp_path / "o",
+        retries=0,
+        cwd=tmp_path,
+    )
+    assert (result.collected, result.passed) == (2, 1)
+    by_sig, findings = _classes(result.checks)
+    assert by_sig["async_test_not_run"] == (
+        "test_defect",
+        ["suite:asuite/test_mixed.py::test_async"],
+    )
+    d = gate.decide(result.checks, findings, gate.Thresholds(), suites=[result.summary()])
+    assert (d.decision, d.exit_code) == ("inconclusive", 3)
+    assert d.reasons == [
+        "1 test(s) did not run (async tests skipped: no async plugin): "
+        "suite:asuite/test_mixed.py::test_async"
+    ]

@@ -45,6 +45,9 @@ class Thresholds:
     non_blocking_classes: list[str] = field(default_factory=lambda: ["test_defect"])
     # How many blocking failures of non-critical checks are tolerated.
     max_noncritical_failures: int = 0
+    # Signatures meaning the tests never exercised the target (DESIGN §7: skipped async tests
+    # make a run inconclusive, even though pytest now reports them as failures).
+    inconclusive_signatures: list[str] = field(default_factory=lambda: ["async_test_not_run"])
 
     def latency_ms(self, dependency: str) -> float:
         return self.dependency_latency_ms.get(dependency, self.default_dependency_latency_ms)
@@ -105,6 +108,12 @@ def decide(
             inconclusive.append(f"suite {s['path']}: zero tests collected")
         elif s.get("collected", 0) and s.get("skipped", 0) == s.get("collected"):
             inconclusive.append(f"suite {s['path']}: every test skipped ({s['collected']})")
+    for f in findings:
+        if f.signature in thresholds.inconclusive_signatures:
+            title = f.title.rsplit(" — ", 1)[0]
+            inconclusive.append(
+                f"{len(f.affected)} test(s) did not run ({title}): {', '.join(f.affected[:5])}"
+            )
     skipped: dict[str, list[str]] = {}
     for c in checks:
         if c.status == "skipped" and thresholds.is_critical(c.name):
