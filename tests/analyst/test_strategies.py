@@ -202,3 +202,33 @@ async def test_a_bad_catalogue_file_stops_startup_with_the_file_named(make_setti
             await analyst_lifecycle.start(resources)
     finally:
         await close_resources(resources)
+
+
+async def test_a_failed_truncated_attempt_is_counted_once(embedded_server):
+    """A call that failed *and* stopped at max_tokens, then retried, is error waste; the
+    truncation strategy must not count the same dollars again (the removals are disjoint)."""
+    srv = embedded_server
+    user = await register(srv.url)
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    rows = []
+    for i in range(50):
+        t = start + timedelta(minutes=10 * i)
+        common = {
+            "provider": "openai", "model": "gpt-4.1-mini", "project": "p", "feature": "f",
+            "end_user": "u", "interactive": True, "request_fingerprint": f"req-{i}",
+            "max_tokens": 256, "input_tokens": 20_000,
+        }  # fmt: skip
+        rows.append({**common, "request_id": f"fail-{i}", "timestamp": t, "status": "error",
+                     "finish_reason": "length", "output_tokens": 256})  # fmt: skip
+        rows.append({**common, "request_id": f"ok-{i}", "timestamp": t + timedelta(seconds=5),
+                     "finish_reason": "stop", "output_tokens": 200})  # fmt: skip
+    await load(srv, user.org_id, rows)
+    run, _ = await ask(srv, user, QUESTION)
+    plan = run["report"]
+    pricer = Pricer()
+    failed = 50 * pricer.cost("openai", "gpt-4.1-mini", input_tokens=20_000, output_tokens=256)
+    by_id = {s["id"]: s for s in plan["strategies"]}
+    assert by_id["error_waste"]["savings_usd"] == pytest.approx(failed, abs=1e-3)
+    assert "truncation" not in by_id
+    assert plan["savings_usd"] == pytest.approx(failed, abs=1e-3)  # the retries still cost
+    assert plan["savings_pct"] < 60

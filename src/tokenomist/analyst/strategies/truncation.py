@@ -1,7 +1,8 @@
 """``truncation``: answers cut off by ``max_tokens`` (``finish_reason=length``) and then
 retried with the same request. Savings = the cost of the truncated attempts; the action
 recommends a ``max_tokens`` that covers the feature's complete answers (an output-token
-percentile from the catalogue)."""
+percentile from the catalogue). An attempt that also failed (status error) is ``error_waste``'s:
+the removals must stay disjoint or the plan counts its dollars twice."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ async def find(env: StrategyEnv) -> Finding | None:
                sum(output_tokens) AS truncated_output_tokens,
                quantileTDigest(0.5)(ifNull(max_tokens, 0)) AS median_max_tokens
         FROM (
-            SELECT provider, model, project, feature, finish_reason, max_tokens,
+            SELECT provider, model, project, feature, finish_reason, status, max_tokens,
                    output_tokens, cost_usd, timestamp,
                    leadInFrame(toNullable(timestamp)) OVER (
                        PARTITION BY provider, model, request_fingerprint
@@ -50,7 +51,7 @@ async def find(env: StrategyEnv) -> Finding | None:
             FROM {{usage}}
             WHERE {cond}
         )
-        WHERE finish_reason = 'length' AND next_ts IS NOT NULL
+        WHERE finish_reason = 'length' AND status = 'success' AND next_ts IS NOT NULL
           AND dateDiff('millisecond', timestamp, next_ts) <= {{retry_ms:UInt64}}
         GROUP BY provider, model, project, feature
         HAVING truncated_usd > 0
