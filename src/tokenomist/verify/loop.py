@@ -61,18 +61,28 @@ async def wait_ready(target: str, timeout_s: float) -> StepResult:
         while True:
             try:
                 resp = await http.get(target.rstrip("/") + "/health/ready")
-                if resp.status_code == 200:
+                body = _json_dict(resp)
+                if resp.status_code == 200 and "status" in body:
                     return StepResult(
                         True,
-                        f"ready after {time.monotonic() - start:.1f}s: "
-                        f"status {resp.json().get('status')}",
+                        f"ready after {time.monotonic() - start:.1f}s: status {body['status']}",
                     )
-                last = f"{resp.status_code} {resp.text[:300]}"
+                # A 200 without a health body is an edge's page, not the app being ready.
+                last = f"{resp.status_code} {'' if body else 'without a health body: '}"
+                last += resp.text[:300]
             except httpx.HTTPError as exc:
                 last = net_classify(exc).message
             if time.monotonic() >= deadline:
                 return StepResult(False, f"not ready within {timeout_s:g}s; last probe: {last}")
             await asyncio.sleep(0.5)
+
+
+def _json_dict(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 class Worklog:
