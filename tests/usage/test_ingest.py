@@ -116,6 +116,34 @@ async def test_unknown_model_is_unpriced_in_summary_never_zero(resources):
     assert groups["brainiac"]["unpriced_requests"] == 2
 
 
+async def test_summary_of_a_window_without_usage_spends_zero_not_unknown(resources):
+    org_id = org()
+    await service.ingest_records(
+        resources, org_id, [rec(request_id="p"), rec(request_id="u", model="brainiac")],
+        source="api",
+    )  # fmt: skip
+    empty = await service.summary(
+        resources, org_id, start=datetime(2020, 1, 1, tzinfo=UTC),
+        end=datetime(2020, 1, 2, tzinfo=UTC), group_by="model",
+    )  # fmt: skip
+    # Nothing was called, so nothing was spent: $0 is known, unlike an unpriced model.
+    assert empty["totals"]["requests"] == 0
+    assert empty["totals"]["cost_usd"] == 0.0
+    assert empty["groups"] == []
+    only_unpriced = await service.summary(
+        resources, org_id, start=datetime(2026, 10, 1, tzinfo=UTC), end=None, group_by="model"
+    )
+    assert only_unpriced["totals"]["cost_usd"] == pytest.approx(0.0035)
+    brand_new = await service.summary(resources, org(), start=None, end=None, group_by=None)
+    assert brand_new["totals"]["cost_usd"] == 0.0 and brand_new["totals"]["requests"] == 0
+    unknown_only = org()
+    await service.ingest_records(resources, unknown_only, [rec(model="brainiac")], source="api")
+    totals = (await service.summary(resources, unknown_only, start=None, end=None, group_by=None))[
+        "totals"
+    ]
+    assert (totals["requests"], totals["unpriced_requests"], totals["cost_usd"]) == (1, 1, None)
+
+
 async def test_summaries_are_isolated_per_org(resources):
     a, b = org(), org()
     await service.ingest_records(resources, a, [rec(request_id="x")], source="api")

@@ -272,12 +272,13 @@ GROUP_BY_EXPR = {
     "day": "toString(toDate(u.timestamp))",
 }
 
+# cost_usd is NULL when the rows are all unpriced (unknown, never $0); no rows spent $0.
 _AGGREGATES = """
     count() AS requests,
     sum(u.input_tokens) AS input_tokens,
     sum(u.cached_input_tokens) AS cached_input_tokens,
     sum(u.output_tokens) AS output_tokens,
-    if(count(u.cost_usd) = 0, NULL, sum(ifNull(u.cost_usd, 0))) AS cost_usd,
+    if(count() > 0 AND count(u.cost_usd) = 0, NULL, sum(ifNull(u.cost_usd, 0))) AS cost_usd,
     countIf(u.cost_usd IS NULL) AS unpriced_requests
 """
 

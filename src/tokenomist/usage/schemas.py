@@ -32,7 +32,9 @@ class Totals(BaseModel):
     input_tokens: int
     cached_input_tokens: int
     output_tokens: int
-    cost_usd: float | None = Field(description="spend of the priced rows; null if none is priced")
+    cost_usd: float | None = Field(
+        description="spend of the priced rows; null when there are rows and none is priced"
+    )
     unpriced_requests: int
 
 
@@ -42,7 +44,9 @@ class Group(BaseModel):
     input_tokens: int
     cached_input_tokens: int
     output_tokens: int
-    cost_usd: float | None = Field(description="spend of the priced rows; null if none is priced")
+    cost_usd: float | None = Field(
+        description="spend of the priced rows; null when there are rows and none is priced"
+    )
     unpriced_requests: int
 
 
