@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from datetime import UTC, datetime
 
+import orjson
 import pytest
 
 from tests.usage.conftest import AZURE_CODE, AZURE_CONV, FIXTURES, require_azure
@@ -114,6 +115,25 @@ def test_bad_rows_get_line_field_reason_and_good_rows_stay():
         10: ("", "not valid UTF-8 (byte 131)"),
     }  # fmt: skip
     assert by_line[4][1].startswith("not valid JSON")
+
+
+def test_a_prefix_longer_than_the_prompt_is_rejected():
+    # The cacheable prefix is part of the prompt: more prefix than input tokens would let the
+    # prompt-caching strategy save on tokens that were never sent.
+    base = {"timestamp": "2026-10-01T12:00:00Z", "provider": "openai", "model": "gpt-4o",
+            "output_tokens": 10, "prefix_fingerprint": "p"}  # fmt: skip
+    parsed = canonical.parse(
+        b"[" + b",".join(
+            orjson.dumps({**base, "input_tokens": n, "prefix_tokens": k})
+            for n, k in ((2000, 1500), (1000, 5000), (1024, 1024))
+        ) + b"]"
+    )  # fmt: skip
+    valid, errors = validate(parsed.table)
+    assert valid.column("prefix_tokens").to_pylist() == [1500, 1024]
+    assert [e.as_dict() for e in errors] == [
+        {"index": 1, "field": "prefix_tokens",
+         "message": "exceed input_tokens (the prefix is part of the prompt)"},
+    ]  # fmt: skip
 
 
 def test_csv_row_path_reports_bad_cells_by_line():

@@ -343,6 +343,11 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
         "cached + cache-write tokens exceed input_tokens (input_tokens includes them)",
     )
     rule(
+        pc.greater(pc.fill_null(table.column("prefix_tokens"), 0), inp),
+        "prefix_tokens",
+        "exceed input_tokens (the prefix is part of the prompt)",
+    )
+    rule(
         pc.greater(
             pc.fill_null(table.column("reasoning_tokens"), 0), table.column("output_tokens")
         ),
