@@ -150,3 +150,33 @@ async def test_revocation_survives_a_restart_with_redis(make_settings, sql_backe
         assert (refresh.status_code, error_code(refresh)) == (401, "token_revoked")
         still = await client.get("/auth/me", headers=bearer(kept["access_token"]))
         assert still.status_code == 200
+
+
+async def test_logout_outlives_the_cache_tier(make_settings, sql_backend) -> None:
+    """The in-process cache forgets everything on restart (and is all there is while Redis is
+    down): a logged-out or reuse-revoked login must stay dead anyway, because its family is
+    revoked in the SQL system of record."""
+    settings = make_settings(sql=sql_backend, cache="memory")
+    async with live_server(settings) as srv, httpx.AsyncClient(base_url=srv.url) as client:
+        logged_out = await register(client)
+        reused = await register(client)
+        kept = await register(client)
+        assert (
+            await client.post("/auth/logout", headers=bearer(logged_out["access_token"]))
+        ).status_code == 204
+        assert (await _refresh(client, reused["refresh_token"])).status_code == 200
+        reuse = await _refresh(client, reused["refresh_token"])
+        assert error_code(reuse) == "refresh_token_reused"
+
+    restarted = make_settings(sql=sql_backend, cache="memory")
+    async with live_server(restarted) as srv, httpx.AsyncClient(base_url=srv.url) as client:
+        for body in (logged_out, reused):
+            me = await client.get("/auth/me", headers=bearer(body["access_token"]))
+            assert (me.status_code, error_code(me)) == (401, "token_revoked")
+            validate = await client.post(
+                "/auth/validate-token-and-get-user", json={"token": body["access_token"]}
+            )
+            assert validate.status_code == 401
+            assert validate.json()["error"]["code"] == "token_revoked"
+        still = await client.get("/auth/me", headers=bearer(kept["access_token"]))
+        assert still.status_code == 200

@@ -64,6 +64,17 @@ async def revoke_family(session: AsyncSession, family_id: str, now: datetime) ->
     await session.execute(stmt)
 
 
+async def family_revoked(session: AsyncSession, family_id: str) -> bool:
+    """Whether a login (refresh family) was ended by logout or reuse detection; its access
+    tokens are refused from then on, whatever the cache tier remembers."""
+    stmt = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 async def delete_expired_refresh_tokens(session: AsyncSession, user_id: str, now: datetime) -> None:
     """Keep the table bounded: an expired refresh token can never be presented successfully,
     so its row (kept until then for reuse detection) is no longer needed."""

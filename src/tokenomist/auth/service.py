@@ -212,8 +212,7 @@ async def authenticate_user_token(
     resources: Resources, session: AsyncSession, token: str
 ) -> Principal:
     claims = tokens.decode(resources.settings, resources.jwt_secret, token, expected="access")
-    if await revocation.is_revoked(resources.cache, claims.jti, claims.fam):
-        raise Unauthorized("token has been revoked", code="token_revoked")
+    await _ensure_not_revoked(resources, session, claims.jti, claims.fam)
     user = await repo.get_user(session, claims.sub)
     # The account must still exist, be active and belong to the org the token names.
     if user is None or not user.is_active or user.org_id != claims.org:
@@ -233,6 +232,27 @@ async def authenticate_user_token(
         token_id=claims.jti,
         family_id=claims.fam,
     )
+
+
+async def _ensure_not_revoked(
+    resources: Resources, session: AsyncSession, jti: str, family_id: str
+) -> None:
+    # The cache tier answers first (and alone knows single revoked tokens); the SQL family
+    # state is what survives a restart of the in-process cache or a Redis outage: a logout
+    # must not be forgotten (that would fail open).
+    if await revocation.is_revoked(resources.cache, jti, family_id) or await repo.family_revoked(
+        session, family_id
+    ):
+        raise Unauthorized("token has been revoked", code="token_revoked")
+
+
+async def ensure_still_valid(resources: Resources, principal: Principal) -> None:
+    """Re-check a user principal authenticated earlier, for a long-lived connection (the
+    WebSocket): raises ``Unauthorized`` (``token_revoked``) once its login was ended."""
+    if principal.token_id is None or principal.family_id is None:
+        raise Unauthorized("a user access token is required", code="token_invalid")
+    async with resources.sessions() as session:
+        await _ensure_not_revoked(resources, session, principal.token_id, principal.family_id)
 
 
 async def authenticate_api_key(resources: Resources, session: AsyncSession, key: str) -> Principal:
