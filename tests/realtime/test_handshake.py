@@ -167,3 +167,36 @@ async def test_protocol_schema_is_published(srv):
         "ping",
     }
     assert "run_started" in doc["server"]["discriminator"]["mapping"]
+
+
+async def _logout(base_url: str, token: str) -> None:
+    async with httpx.AsyncClient(base_url=base_url) as client:
+        r = await client.post("/auth/logout", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 204
+
+
+async def test_logout_closes_an_open_socket_4401_before_its_next_frame_acts(srv):
+    user = await register(srv.url)
+    async with connect_ws(srv.url, user.access_token) as ws:
+        assert (await recv_json(ws))["type"] == "connection_established"
+        await _logout(srv.url, user.access_token)
+        await send_json(ws, {"type": "user_message", "content": "How can we cut our AI spend?"})
+        with pytest.raises(ConnectionClosed) as info:
+            frame = await recv_json(ws, timeout=10)
+            pytest.fail(f"a logged-out socket still answered: {frame}")
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == CLOSE_TOKEN_EXPIRED
+
+
+async def test_logout_closes_a_silent_socket_4401(srv, monkeypatch):
+    from tokenomist.realtime import connection
+
+    monkeypatch.setattr(connection, "REVOCATION_CHECK_S", 0.3)
+    user = await register(srv.url)
+    async with connect_ws(srv.url, user.access_token) as ws:
+        assert (await recv_json(ws))["type"] == "connection_established"
+        await _logout(srv.url, user.access_token)
+        with pytest.raises(ConnectionClosed) as info:
+            await recv_json(ws, timeout=10)
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == CLOSE_TOKEN_EXPIRED

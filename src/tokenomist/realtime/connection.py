@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from tokenomist.kit.errors import TokenomistError
+from tokenomist.kit.errors import TokenomistError, Unauthorized
 from tokenomist.kit.resources import Resources
 from tokenomist.realtime import limits
 from tokenomist.realtime.bus import BusError
@@ -42,6 +42,9 @@ from tokenomist.realtime.protocol import (
 
 log = structlog.get_logger(__name__)
 FINISHED = frozenset({"completed", "failed", "cancelled"})  # run statuses (DESIGN §4)
+# How often an open socket re-checks that its login was not ended (logout, refresh-token
+# reuse) while the client sends nothing; every client frame is checked as it arrives.
+REVOCATION_CHECK_S = 30.0
 
 
 class Connection:
@@ -104,11 +107,18 @@ class Connection:
     async def _receive_loop(self) -> None:
         idle_s = self.resources.settings.ws_idle_timeout_s
         last_frame = time.monotonic()
+        next_check = last_frame + REVOCATION_CHECK_S
         while True:
+            if self._closed:
+                return
             token_left = self._token_left_s()
             if token_left is not None and token_left <= 0:
                 await self._close(CLOSE_TOKEN_EXPIRED, "access token expired")
                 return
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + REVOCATION_CHECK_S
+                if not await self._still_authorized(tolerate_errors=True):
+                    return
             idle_left = idle_s - (time.monotonic() - last_frame)
             if idle_left <= 0:
                 if not self._following():
@@ -116,7 +126,9 @@ class Connection:
                     return
                 idle_left = idle_s  # a followed run keeps the connection alive
                 last_frame = time.monotonic()
-            wait = idle_left if token_left is None else min(idle_left, token_left)
+            wait = min(idle_left, next_check - time.monotonic())
+            if token_left is not None:
+                wait = min(wait, token_left)
             try:
                 # asyncio.timeout, unlike wait_for, needs no extra task per idle connection.
                 async with asyncio.timeout(max(wait, 0.001)):
@@ -127,6 +139,23 @@ class Connection:
                 return
             last_frame = time.monotonic()
             await self._on_frame(message.get("text"), message.get("bytes"))
+
+    async def _still_authorized(self, *, tolerate_errors: bool = False) -> bool:
+        """False, with the socket closed 4401, once the login behind the token was ended. An
+        error of the check itself propagates (the frame is refused) unless ``tolerate_errors``
+        (the periodic check: a database blip must not drop every idle socket)."""
+        from tokenomist.auth import service as auth_service
+
+        try:
+            await auth_service.ensure_still_valid(self.resources, self.principal)
+        except Unauthorized as exc:
+            await self._close(CLOSE_TOKEN_EXPIRED, exc.message)
+            return False
+        except Exception:
+            if not tolerate_errors:
+                raise
+            log.warning("ws.revocation_check_failed", connection_id=self.id, exc_info=True)
+        return True
 
     def _following(self) -> bool:
         return any(not t.done() for t in self._followers.values())
@@ -159,6 +188,8 @@ class Connection:
             await self.send_error(exc.code, exc.message)
             return
         try:
+            if not await self._still_authorized():
+                return
             if isinstance(frame, UserMessage):
                 await self._user_message(frame)
             elif isinstance(frame, Resume):
