@@ -124,6 +124,20 @@ async def test_disallowed_origin_is_refused_with_403_even_with_a_valid_token(srv
         assert (await recv_json(ws))["type"] == "connection_established"
 
 
+async def test_the_servers_own_origin_is_allowed_on_any_port(srv):
+    # The UI served at / opens /ws from the origin the server runs on (`serve --port N`),
+    # which the allowlist (here only https://app.example) need not list.
+    user = await register(srv.url)
+    async with connect_ws(srv.url, user.access_token, origin=srv.url) as ws:
+        assert (await recv_json(ws))["type"] == "connection_established"
+    port = int(srv.url.rsplit(":", 1)[1])
+    for other in (f"http://127.0.0.1:{port + 1}", f"http://localhost.evil.example:{port}"):
+        status, body = await _refused(
+            ws_url(srv.url), subprotocols=[SUBPROTOCOL, f"bearer.{user.access_token}"], origin=other
+        )
+        assert (status, body["error"]["code"]) == (403, "origin_not_allowed"), other
+
+
 async def test_unknown_subprotocol_is_refused_with_400(srv):
     user = await register(srv.url)
     status, body = await _refused(

@@ -9,6 +9,7 @@ the usual ``{"error": …}`` body), not an accepted-then-closed socket.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
@@ -50,9 +51,23 @@ def _token(websocket: WebSocket) -> str | None:
     return None
 
 
+def _origin_allowed(websocket: WebSocket, origin: str, resources: Resources) -> bool:
+    """In the allowlist, or the server's own origin: the UI served at ``/`` connects from
+    wherever the server runs (any host and port), and a same-origin page is not the
+    cross-site use the allowlist guards against."""
+    if origin in resources.settings.allowed_origins:
+        return True
+    host = websocket.headers.get("host")
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        return False
+    return bool(host) and netloc.lower() == host.lower()
+
+
 async def authenticate(websocket: WebSocket, resources: Resources) -> Handshake:
     origin = websocket.headers.get("origin")
-    if origin is not None and origin not in resources.settings.allowed_origins:
+    if origin is not None and not _origin_allowed(websocket, origin, resources):
         raise HandshakeRefused(403, "origin_not_allowed", f"Origin {origin!r} is not allowed")
     leaked = sorted(QUERY_TOKEN_PARAMS.intersection(k.lower() for k in websocket.query_params))
     if leaked:
