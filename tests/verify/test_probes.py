@@ -110,3 +110,70 @@ async def test_frames_are_validated_against_the_published_schema() -> None:
         await v._validate_frame({**good, "data": {}})
     assert err.value.signals == ["schema:violation"]
     assert "'agent' is a required property" in err.value.message
+
+
+async def _fake_target(health: object, status: int = 200):
+    """A target whose /health/ready answers ``health`` (JSON) and every other path 404."""
+    import asyncio
+    import json
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        if length:
+            await reader.readexactly(length)
+        if head.startswith(b"GET /health/ready "):
+            code, body = status, json.dumps(health).encode()
+        else:
+            code, body = 404, b'{"error": {"code": "not_found", "message": "Not Found"}}'
+        writer.write(
+            b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
+            b"Connection: close\r\n\r\n%s" % (code, len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+DEP = {"status": "healthy", "backend": "sqlite", "latency_ms": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("health", "status", "problem"),
+    [
+        (
+            {"status": "healthy", "checks": {"database": DEP, "cache": DEP}},
+            200,
+            "checks.analytics missing",
+        ),
+        (
+            {"status": "ok", "checks": {"database": DEP, "cache": DEP, "analytics": DEP}},
+            200,
+            "status 'ok' is not one of healthy, degraded, unhealthy",
+        ),
+        (
+            {"status": "healthy", "checks": {"database": DEP, "cache": DEP, "analytics": DEP}},
+            503,
+            "status healthy answered with HTTP 503",
+        ),
+        ({"status": "healthy", "checks": ["database"]}, 200, "checks is list, not an object"),
+    ],
+)
+async def test_a_health_body_breaking_the_contract_fails_health_ready(
+    health: dict, status: int, problem: str
+) -> None:
+    server = await _fake_target(health, status)
+    port = server.sockets[0].getsockname()[1]
+    verifier = Verifier(f"http://127.0.0.1:{port}", thresholds=Thresholds(retries=0))
+    try:
+        await verifier.run()  # must not crash on a malformed body
+    finally:
+        server.close()
+    ready = verifier.checks[0]
+    assert (ready.name, ready.status) == ("health.ready", "failed")
+    assert problem in (ready.message or "")
+    assert "health.contract" in ready.signals

@@ -263,14 +263,26 @@ class Verifier:
                 evidence=[quote_response("GET", "/health/ready", resp)],
             )
         self.reachable = True
+        broken = health_contract_problems(resp.status_code, body)
+        if not isinstance(body["checks"], dict) or not all(
+            isinstance(d, dict) for d in body["checks"].values()
+        ):
+            raise ProbeFailed(
+                f"/health/ready body breaks the DESIGN §4 contract: {'; '.join(broken)}",
+                signals=["health.contract", *response_signals(resp)],
+                evidence=[quote_response("GET", "/health/ready", resp)],
+            )
         self.health = body
         for name, dep in body["checks"].items():
             self.dependencies[name] = {
                 **dep,
                 "threshold_ms": self.thresholds.latency_ms(name),
             }
-        if resp.status_code == 503 or body.get("status") == "unhealthy":
-            down = [n for n, d in body["checks"].items() if d.get("status") == "unhealthy"]
+        down = [n for n, d in body["checks"].items() if d.get("status") == "unhealthy"]
+        # A 503 naming no unhealthy dependency is a contract break, reported below.
+        if (resp.status_code == 503 or body.get("status") == "unhealthy") and (
+            down or not broken
+        ):
             subject = down[0] if down else "target"
             dep = body["checks"].get(subject, {})
             raise ProbeFailed(
@@ -278,6 +290,12 @@ class Verifier:
                 signals=_dependency_signals(dep),
                 evidence=[_health_quote(resp.status_code, subject, dep)],
                 subject=subject,
+            )
+        if broken:
+            raise ProbeFailed(
+                f"/health/ready body breaks the DESIGN §4 contract: {'; '.join(broken)}",
+                signals=["health.contract", *response_signals(resp)],
+                evidence=[quote_response("GET", "/health/ready", resp)],
             )
         return f"{body.get('status')} ({resp.status_code})"
 
@@ -804,6 +822,36 @@ def _json(resp: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+HEALTH_STATUSES = ("healthy", "degraded", "unhealthy")
+HEALTH_DEPENDENCIES = ("database", "cache", "analytics")
+
+
+def health_contract_problems(status_code: int, body: dict[str, Any]) -> list[str]:
+    """What a /health/ready answer lacks against DESIGN §4 (empty when it conforms): the
+    status words, the three dependency checks with status/backend/latency_ms, and 503 exactly
+    when unhealthy."""
+    problems: list[str] = []
+    status = body.get("status")
+    if status not in HEALTH_STATUSES:
+        problems.append(f"status {status!r} is not one of {', '.join(HEALTH_STATUSES)}")
+    elif (status == "unhealthy") != (status_code == 503):
+        problems.append(f"status {status} answered with HTTP {status_code}")
+    checks = body.get("checks")
+    if not isinstance(checks, dict):
+        return [*problems, f"checks is {type(checks).__name__}, not an object"]
+    for name in HEALTH_DEPENDENCIES:
+        dep = checks.get(name)
+        if not isinstance(dep, dict):
+            problems.append(f"checks.{name} {'missing' if dep is None else 'not an object'}")
+            continue
+        missing = [k for k in ("status", "backend", "latency_ms") if k not in dep]
+        if missing:
+            problems.append(f"checks.{name} lacks {', '.join(missing)}")
+        elif dep["status"] not in HEALTH_STATUSES:
+            problems.append(f"checks.{name}.status {dep['status']!r} is not a health status")
+    return problems
 
 
 def _dependency_signals(dep: dict[str, Any]) -> list[str]:
