@@ -197,3 +197,12 @@ def test_verify_prints_the_cause_of_an_unreachable_target(tmp_path: Path) -> Non
     proc = tokenomist("verify", "--target", f"http://127.0.0.1:{port}", "--out", str(tmp_path))
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert f"target http://127.0.0.1:{port} unreachable: connection refused" in proc.stdout
+
+
+def test_verify_refuses_a_log_file_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "server.log"
+    proc = tokenomist(
+        "verify", "--target", "http://127.0.0.1:1", "--log", str(missing), "--out", str(tmp_path)
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no such file" in proc.stderr and not (tmp_path / "report.json").exists()

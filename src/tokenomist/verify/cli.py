@@ -109,6 +109,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Verify a deployment end to end; exit 0 go, 1 no_go, 3 inconclusive."""
+        # (loop may name a log its deploy command has yet to create; verify reads it now.)
+        if log is not None and not log.is_file():
+            raise typer.BadParameter(f"--log {log}: no such file (the target's log to quote)")
         opts = _options(
             target,
             user,
