@@ -85,6 +85,7 @@ def test_probe_result_log_line_and_baseline_become_evidence() -> None:
         log_lines=log,
         baseline_status="new",
         baseline_when="2026-01-01T00:00:00+00:00",
+        baseline_prior="passed",
     )
     assert whys[2].evidence.startswith("probe resolve_host(pg.internal) from the verifier: failed")
     assert whys[3].evidence == "baseline run 2026-01-01T00:00:00+00:00: auth.login passed"
@@ -315,3 +316,29 @@ def test_a_probe_that_did_not_reproduce_the_failure_is_not_cited_as_confirming_i
     whys = five_whys(group, probe=probe, log_lines=log, baseline_status=None)
     assert whys[2].evidence.startswith("log: 12:00 startup failed")
     assert "Not confirmed from the verifier" in whys[2].why
+
+
+@pytest.mark.parametrize(
+    ("status", "prior", "attempts", "why_start", "evidence"),
+    [
+        ("new", "absent", [False], "Why now? Whether this deployment introduced it is unknown",
+         "baseline run B: auth.login was not run (no such check)"),
+        ("new", "skipped", [False], "Why now? Whether this deployment introduced it is unknown",
+         "baseline run B: auth.login was skipped"),
+        ("still_failing", "error", [False], "Why now? It is not new",
+         "baseline run B: auth.login already error"),
+        ("flaky", "passed", [False, True], "Why now? It is intermittent",
+         "attempts of auth.login in this run: failed, passed"),
+    ],
+)  # fmt: skip
+def test_why_now_quotes_what_the_baseline_really_says(
+    status: str, prior: str, attempts: list[bool], why_start: str, evidence: str
+) -> None:
+    check = unreachable("auth.login", "auth")
+    check.attempts = attempts
+    group = classify([check])[0]
+    whys = five_whys(
+        group, baseline_status=status, baseline_when="B", baseline_prior=prior, log_lines=[]
+    )
+    assert whys[3].why.startswith(why_start)
+    assert whys[3].evidence == evidence

@@ -156,6 +156,7 @@ async def build_findings(
             log_lines=log_lines,
             baseline_status=baseline_mod.status_of(first, base),
             baseline_when=(base or {}).get("against"),
+            baseline_prior=_prior_status(first, opts.baseline),
         )
         klass = g.signature.klass
         findings.append(
@@ -174,6 +175,15 @@ async def build_findings(
             )
         )
     return findings
+
+
+def _prior_status(name: str, baseline: dict[str, Any] | None) -> str | None:
+    if not baseline:
+        return None
+    for c in baseline.get("checks", []):
+        if c.get("name") == name:
+            return str(c.get("status"))
+    return "absent"
 
 
 def catalogue(extra: Path | None) -> tuple[Signature, ...]:

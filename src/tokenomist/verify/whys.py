@@ -32,7 +32,10 @@ def five_whys(
     log_lines: list[str] | None = None,
     baseline_status: str | None = None,
     baseline_when: str | None = None,
+    baseline_prior: str | None = None,
 ) -> list[Why]:
+    """``baseline_prior``: the first check's status in the baseline report ("absent" when the
+    baseline has no such check; None when the caller does not know)."""
     sig = group.signature
     first = group.checks[0]
     names = ", ".join(c.name for c in group.checks)
@@ -77,18 +80,39 @@ def five_whys(
     else:
         whys.append(Why(mechanism, UNKNOWN, confirm))
 
-    if baseline_status == "new":
+    base = f"baseline run {baseline_when}: {first.name}"
+    if baseline_status == "new" and baseline_prior in ("skipped", "absent"):
+        # "New" only says it did not fail before; a check the baseline never ran proves nothing.
+        what = "was skipped" if baseline_prior == "skipped" else "was not run (no such check)"
+        whys.append(
+            Why(
+                "Why now? Whether this deployment introduced it is unknown: the baseline did "
+                "not run this check",
+                f"{base} {what}",
+                "rerun this check against the previous build (loop --rollback)",
+            )
+        )
+    elif baseline_status == "new":
         whys.append(
             Why(
                 "Why now? It is new in this deployment",
-                f"baseline run {baseline_when}: {first.name} passed",
+                f"{base} {baseline_prior or 'did not fail'}",
             )
         )
-    elif baseline_status in ("still_failing", "flaky"):
+    elif baseline_status == "still_failing":
         whys.append(
             Why(
                 "Why now? It is not new",
-                f"baseline run {baseline_when}: {first.name} was already {baseline_status}",
+                f"{base} already {baseline_prior or 'failed'}",
+            )
+        )
+    elif baseline_status == "flaky":
+        # Flakiness is read from this run's attempts, not from the baseline.
+        tries = ", ".join("passed" if a else "failed" for a in first.attempts)
+        whys.append(
+            Why(
+                "Why now? It is intermittent: it both failed and passed in this run",
+                f"attempts of {first.name} in this run: {tries}",
             )
         )
     else:
