@@ -276,3 +276,55 @@ def test_real_azure_trace_every_row(path):
     )
     assert sum(rows.column("cost_usd").to_pylist()) == pytest.approx(spend)
     assert len(set(rows.column("request_id").to_pylist())) == len(expected)
+
+
+def _otlp_json(spans: list[tuple[object, object]]) -> bytes:
+    def span(i: int, start: object, status: object) -> dict:
+        return {
+            "traceId": "ab", "spanId": f"s{i}", "name": "chat",
+            "startTimeUnixNano": start, "endTimeUnixNano": start, "status": {"code": status},
+            "attributes": [
+                {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "10"}},
+                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "5"}},
+            ],
+        }  # fmt: skip
+
+    spans_json = [span(i, start, status) for i, (start, status) in enumerate(spans)]
+    return orjson.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans_json}]}]})
+
+
+def test_otlp_span_with_an_unusable_time_or_status_is_that_spans_error():
+    good = "1793500000000000000"  # 2026-11-01
+    parsed = formats.get("otlp").parse(
+        _otlp_json([(good, 0), ("1" + "0" * 30, 0), ("soon", 0), (good, "STATUS_CODE_ERROR")]),
+        ImportOptions(),
+    )
+    valid, errors = validate(parsed.table)
+    assert valid.column("status").to_pylist() == ["success", "error"]
+    assert [(e.index, e.field) for e in parsed.errors + errors] == [
+        (1, "timestamp"), (2, "timestamp"),
+    ]  # fmt: skip
+    assert "out of range" in parsed.errors[0].message
+    assert "not an integer" in parsed.errors[1].message
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [(10**15, None, "start_time"), (-(10**12), None, "start_time"),
+     (1793500000, 10**15, "end_time")],
+)  # fmt: skip
+def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, field):
+    result = {"object": "organization.usage.completions.result", "model": "gpt-4o",
+              "input_tokens": 10, "output_tokens": 1, "num_model_requests": 1}  # fmt: skip
+    body = {"object": "page", "data": [
+        {"object": "bucket", "start_time": start, "end_time": end, "results": [result]},
+        {"object": "bucket", "start_time": 1793500000, "end_time": None, "results": [result]},
+    ]}  # fmt: skip
+    parsed = formats.get("openai-usage").parse(orjson.dumps(body), ImportOptions())
+    assert parsed.table.num_rows == 1
+    bad = start if field == "start_time" else end
+    assert [(e.field, e.message) for e in parsed.errors] == [
+        (field, f"is not a usable Unix time, got {bad!r}"),
+    ]

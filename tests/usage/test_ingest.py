@@ -98,6 +98,21 @@ async def test_valid_rows_land_and_errors_name_index_field_reason(resources):
     assert rows[0]["price_source"].startswith("genai-prices ")
 
 
+@pytest.mark.parametrize("huge", [10**20, -(10**20), 1e30, str(10**20)])
+async def test_an_integer_too_large_for_a_column_is_a_row_error_not_a_500(resources, huge):
+    org_id = org()
+    records = [rec(request_id="big", input_tokens=huge), rec(request_id="ok")]
+    report = await service.ingest_records(resources, org_id, records, source="api")
+    assert (report.accepted, report.rejected) == (1, 1)
+    assert report.errors[0].as_dict() == {
+        "index": 0, "field": "input_tokens", "message": f"is out of range, got {huge!r}",
+    }  # fmt: skip
+    ndjson = json.dumps(rec(request_id="big2", max_tokens=huge)).encode() + b"\n"
+    report = await service.import_bytes(resources, org_id, ndjson, format="canonical")
+    assert (report.accepted, report.rejected) == (0, 1)
+    assert (report.errors[0].index, report.errors[0].field) == (1, "max_tokens")
+
+
 async def test_unknown_model_is_unpriced_in_summary_never_zero(resources):
     org_id = org()
     await service.ingest_records(

@@ -8,6 +8,7 @@ unit prices, so a million rows cost a handful of price lookups, not a million.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -134,21 +135,29 @@ def parse_timestamp(value: Any) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _int(name: str, value: Any) -> int | None:
+    """An integer field; one that does not fit the 64-bit column is this row's error (else
+    building the batch's columns would fail and take the valid rows down with it)."""
     if value is None or value == "":
         return None
     if isinstance(value, bool):
         raise RowInvalid(name, f"must be an integer, got {value!r}")
+    out: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            pass
-    raise RowInvalid(name, f"must be an integer, got {value!r}")
+        out = value
+    elif isinstance(value, float) and value.is_integer():
+        out = int(value)
+    elif isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            out = int(value.strip())
+    if out is None:
+        raise RowInvalid(name, f"must be an integer, got {value!r}")
+    if out not in _INT64:
+        raise RowInvalid(name, f"is out of range, got {value!r}")
+    return out
 
 
 def _float(name: str, value: Any) -> float | None:

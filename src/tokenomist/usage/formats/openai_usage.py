@@ -72,6 +72,12 @@ def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, A
     end = _int("end_time", bucket.get("end_time"))
     if start is None:
         raise RowInvalid("start_time", "is required")
+    for name, value in (("start_time", start), ("end_time", end)):
+        try:
+            if value is not None:
+                datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise RowInvalid(name, f"is not a usable Unix time, got {bucket.get(name)!r}") from None
     end = end if end is not None and end > start else start + 86400
     model = result.get("model")
     if not model:

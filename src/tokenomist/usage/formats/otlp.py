@@ -133,6 +133,25 @@ def _json_attrs(items: Any) -> dict[str, Any]:
     }
 
 
+def _nanos(value: Any) -> int | None:
+    """A span time (OTLP/JSON sends 64-bit ints as strings); None when it is not an integer,
+    which the span's record reports (one bad span must not refuse the whole export)."""
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return None
+
+
+def _status_code(value: Any) -> int:
+    # Enum values are integers in OTLP/JSON; some encoders send the enum name.
+    if isinstance(value, str) and not value.strip().isdigit():
+        return _STATUS_ERROR if value.strip().upper() == "STATUS_CODE_ERROR" else 0
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _spans_json(data: bytes) -> list[dict[str, Any]]:
     try:
         doc = orjson.loads(data)
@@ -152,11 +171,11 @@ def _spans_json(data: bytes) -> list[dict[str, Any]]:
                     {
                         "attrs": attrs,
                         "resource": resource,
-                        "start_ns": int(span.get("startTimeUnixNano") or 0),
-                        "end_ns": int(span.get("endTimeUnixNano") or 0),
+                        "start_ns": _nanos(span.get("startTimeUnixNano")),
+                        "end_ns": _nanos(span.get("endTimeUnixNano")),
                         "trace_id": str(span.get("traceId") or "").lower(),
                         "span_id": str(span.get("spanId") or "").lower(),
-                        "status": int((span.get("status") or {}).get("code") or 0),
+                        "status": _status_code((span.get("status") or {}).get("code")),
                     }
                 )
     return out
@@ -174,9 +193,16 @@ def _first(attrs: dict[str, Any], *keys: str) -> Any:
 
 def _to_record(span: dict[str, Any]) -> dict[str, Any]:
     a = span["attrs"]
+    if span["start_ns"] is None:
+        raise RowInvalid("timestamp", "the span's startTimeUnixNano is not an integer")
     if not span["start_ns"]:
         raise RowInvalid("timestamp", "the span has no start time")
-    start = datetime.fromtimestamp(span["start_ns"] / 1e9, tz=UTC)
+    try:
+        start = datetime.fromtimestamp(span["start_ns"] / 1e9, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise RowInvalid(
+            "timestamp", f"the span's start time ({span['start_ns']} ns) is out of range"
+        ) from None
     latency = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else None
     inp = _int("gen_ai.usage.input_tokens", a.get("gen_ai.usage.input_tokens"))
     cached = _int(
