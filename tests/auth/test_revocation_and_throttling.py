@@ -110,6 +110,28 @@ async def test_login_throttled_per_email_then_recovers(make_settings, sql_backen
         assert recovered.status_code == 200
 
 
+async def test_concurrent_guesses_cannot_outrun_the_per_email_limit(
+    make_settings, cache_backend
+) -> None:
+    settings = make_settings(
+        cache=cache_backend,
+        login_max_failures=3,
+        login_ip_max_failures=1000,
+        login_failure_window_s=30,
+    )
+    async with live_server(settings) as srv, httpx.AsyncClient(base_url=srv.url) as client:
+        email = unique_email("burst")
+        await register(client, email)
+        burst = await asyncio.gather(
+            *(_login(client, email, f"wrong guess {i}!") for i in range(12))
+        )
+        codes = sorted((r.status_code, error_code(r)) for r in burst)
+        # Only as many passwords are tried as the limit allows, however many arrive at once.
+        assert codes == [(401, "invalid_credentials")] * 3 + [(429, "too_many_login_attempts")] * 9
+        blocked = await _login(client, email, PASSWORD)
+        assert (blocked.status_code, error_code(blocked)) == (429, "too_many_login_attempts")
+
+
 async def test_login_throttled_per_client_ip(make_settings, sql_backend, cache_backend) -> None:
     settings = make_settings(
         sql=sql_backend,

@@ -107,10 +107,11 @@ async def login(
     email = normalize_email(email)
     cache, settings = resources.cache, resources.settings
     await throttle.check(cache, settings, email, client_ip)
+    await throttle.reserve(cache, settings, email)
     user = await repo.get_user_by_email(session, email)
     ok = await passwords.verify_password(password, user.password_hash if user else None)
     if user is None or not ok or not user.is_active:
-        await throttle.record_failure(cache, settings, email, client_ip)
+        await throttle.record_failure(cache, settings, client_ip)
         raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
     await throttle.record_success(cache, email)
     user.last_login_at = _now()

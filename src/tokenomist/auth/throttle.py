@@ -22,6 +22,20 @@ def _ip_key(ip: str) -> str:
     return f"auth:login-fail:ip:{ip}"
 
 
+def _limited(retry_after: int, what: str) -> RateLimited:
+    return RateLimited(
+        f"too many failed logins for {what}; retry in {retry_after} s",
+        code="too_many_login_attempts",
+        details={"retry_after_s": retry_after},
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+async def _retry_after(cache: Cache, key: str) -> int:
+    ttl = await cache.ttl(key)
+    return max(1, math.ceil(ttl if ttl is not None else 1))
+
+
 async def check(cache: Cache, settings: Settings, email: str, ip: str) -> None:
     for key, limit, what in (
         (_email_key(email), settings.login_max_failures, "this email"),
@@ -29,20 +43,21 @@ async def check(cache: Cache, settings: Settings, email: str, ip: str) -> None:
     ):
         count = await cache.get(key)
         if count is not None and int(count) >= limit:
-            ttl = await cache.ttl(key)
-            retry_after = max(1, math.ceil(ttl if ttl is not None else 1))
-            raise RateLimited(
-                f"too many failed logins for {what}; retry in {retry_after} s",
-                code="too_many_login_attempts",
-                details={"retry_after_s": retry_after},
-                headers={"Retry-After": str(retry_after)},
-            )
+            raise _limited(await _retry_after(cache, key), what)
 
 
-async def record_failure(cache: Cache, settings: Settings, email: str, ip: str) -> None:
-    window = settings.login_failure_window_s
-    await cache.incr(_email_key(email), ttl_s=window)
-    await cache.incr(_ip_key(ip), ttl_s=window)
+async def reserve(cache: Cache, settings: Settings, email: str) -> None:
+    """Count this attempt against the email before its password is verified (the count is
+    cleared on success). Checking first and counting after the slow verify let a burst of
+    concurrent guesses all pass ``check`` before the first failure was recorded."""
+    key = _email_key(email)
+    if await cache.incr(key, ttl_s=settings.login_failure_window_s) > settings.login_max_failures:
+        raise _limited(await _retry_after(cache, key), "this email")
+
+
+async def record_failure(cache: Cache, settings: Settings, ip: str) -> None:
+    """A failed attempt from ``ip`` (its email was counted by ``reserve``)."""
+    await cache.incr(_ip_key(ip), ttl_s=settings.login_failure_window_s)
 
 
 async def record_success(cache: Cache, email: str) -> None:
