@@ -94,3 +94,28 @@ async def test_a_failing_domain_stop_still_stops_the_others_and_closes_the_tiers
     await server.stop()
     assert stopped == ["first"]  # stopped after the broken one, in reverse order
     assert await cache.get("k") is None  # close_resources ran: the memory cache was closed
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            {"redis_url": "redis://:s3cret@cache:63x9/0"},
+            "startup failed: Redis URL redis://:***@cache:63x9/0 is not usable: Port could not "
+            "be cast to integer value as '63x9'",
+        ),
+        (
+            {"database_url": "postgresql+nodriver://app:s3cret@127.0.0.1:5432/tk"},
+            "startup failed: SQL database URL postgresql+nodriver://app:***@127.0.0.1:5432/tk "
+            "is not usable: NoSuchModuleError: Can't load plugin: "
+            "sqlalchemy.dialects:postgresql.nodriver",
+        ),
+    ],
+)
+async def test_a_malformed_dependency_url_stops_start_up_with_one_line(
+    make_settings, override, line
+):
+    with pytest.raises(StartupError) as info:
+        await open_resources(make_settings(**override))
+    assert str(info.value).startswith(line)
+    assert "s3cret" not in str(info.value)

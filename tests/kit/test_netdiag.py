@@ -106,6 +106,8 @@ def test_cause_found_through_exception_chain():
             "postgresql+asyncpg://app:***@db.internal:5432/tk",
         ),
         ("redis://cache:6379/0", "redis://cache:6379/0"),
+        ("redis://:s3cret@cache:63x9/0", "redis://:***@cache:63x9/0"),  # a typo'd port
+        ("postgresql://u:s3cret@[::1]:5432/db", "postgresql://u:***@[::1]:5432/db"),
     ],
 )
 def test_mask_url_hides_only_the_password(url, masked):

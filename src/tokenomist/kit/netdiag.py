@@ -59,11 +59,9 @@ def mask_url(url: str) -> str:
     if parts.password is None:
         return url
     userinfo = f"{parts.username}:***@" if parts.username else ":***@"
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = userinfo + host + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    # Host and port as written: a malformed port must not turn an error line into a crash.
+    hostinfo = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, userinfo + hostinfo, parts.path, parts.query, parts.fragment))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

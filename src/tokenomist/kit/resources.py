@@ -83,7 +83,15 @@ async def open_resources(settings: Settings) -> Resources:
             ) from exc
 
     db_url = settings.resolved_database_url
-    engine = db.build_engine(db_url, pool_size=settings.database_pool_size, connect_timeout_s=bound)
+    try:
+        engine = db.build_engine(
+            db_url, pool_size=settings.database_pool_size, connect_timeout_s=bound
+        )
+    except Exception as exc:  # a malformed URL or a sync driver: configuration, one line
+        raise StartupError(
+            f"startup failed: SQL database URL {mask_url(db_url)} is not usable: "
+            f"{type(exc).__name__}: {exc} (use postgresql+asyncpg://… or sqlite+aiosqlite://…)"
+        ) from exc
     analytics = None
     cache: MemoryCache | ResilientCache | None = None
     try:
@@ -110,7 +118,12 @@ async def open_resources(settings: Settings) -> Resources:
         )
         await _within(ch_name, ch_url, max(bound, 60), analytics_mod.migrate(analytics))
 
-        cache = build_cache(settings.redis_url, settings.cache_prefix, min(bound, 2.0))
+        try:
+            cache = build_cache(settings.redis_url, settings.cache_prefix, min(bound, 2.0))
+        except ValueError as exc:  # a malformed URL is configuration, not an outage
+            raise StartupError(
+                f"startup failed: Redis URL {mask_url(settings.redis_url)} is not usable: {exc}"
+            ) from exc
         try:
             await asyncio.wait_for(cache.ping(), timeout=bound)
         except Exception as exc:
