@@ -142,8 +142,9 @@ class Settings(BaseSettings):
                 f"to start without a random secret of at least {MIN_SECRET_BYTES} bytes"
             )
         path = self.data_dir / "jwt_secret"
-        if path.exists():
-            return path.read_text().strip()
+        kept = path.read_text().strip() if path.exists() else ""
+        if len(kept.encode()) >= MIN_SECRET_BYTES:
+            return kept
         self.data_dir.mkdir(parents=True, exist_ok=True)
         generated = secrets.token_urlsafe(48)
         path.touch(mode=0o600)

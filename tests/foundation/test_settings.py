@@ -37,3 +37,12 @@ def test_env_variables_configure_tiers(tmp_path, monkeypatch):
     assert s.allowed_origins == ["https://a.example", "https://b.example"]
     assert s.health_thresholds_ms == {"database": 200.0}
     assert s.resolved_database_url.startswith("sqlite+aiosqlite:///")
+
+
+def test_an_empty_kept_secret_file_is_replaced_not_used(tmp_path):
+    """A start-up killed between creating the file and writing it must not leave the service
+    signing tokens with an empty key."""
+    (tmp_path / "jwt_secret").touch(mode=0o600)
+    secret = _settings(tmp_path).resolve_jwt_secret()
+    assert len(secret.encode()) >= 32
+    assert (tmp_path / "jwt_secret").read_text().strip() == secret
