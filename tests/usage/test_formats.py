@@ -4,6 +4,7 @@ canonical rows, per-row errors with their line/index, and whole-file refusals.""
 from __future__ import annotations
 
 import csv
+import re
 from datetime import UTC, datetime
 
 import orjson
@@ -328,3 +329,18 @@ def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, 
     assert [(e.field, e.message) for e in parsed.errors] == [
         (field, f"is not a usable Unix time, got {bad!r}"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ({"resourceSpans": [5]}, "resourceSpans[0]"),
+        ({"resourceSpans": [{"scopeSpans": [5]}]}, "resourceSpans[0].scopeSpans[0]"),
+        ({"resourceSpans": [{"scopeSpans": [{"spans": [{}, "x"]}]}]},
+         "resourceSpans[0].scopeSpans[0].spans[1]"),
+        ({"resourceSpans": [{"scopeSpans": {"spans": []}}]}, "resourceSpans[0].scopeSpans"),
+    ],
+)  # fmt: skip
+def test_otlp_json_of_the_wrong_shape_is_refused_with_where(doc, where):
+    with pytest.raises(Unparseable, match=rf"^{re.escape(where)} must be "):
+        formats.get("otlp").parse(orjson.dumps(doc), ImportOptions())

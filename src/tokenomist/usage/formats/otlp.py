@@ -152,6 +152,23 @@ def _status_code(value: Any) -> int:
         return 0
 
 
+def _object(value: Any, where: str) -> dict[str, Any]:
+    # A malformed export is refused whole with the place named (never a 500).
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise Unparseable(f"{where} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _array(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise Unparseable(f"{where} must be an array, got {type(value).__name__}")
+    return value
+
+
 def _spans_json(data: bytes) -> list[dict[str, Any]]:
     try:
         doc = orjson.loads(data)
@@ -160,10 +177,16 @@ def _spans_json(data: bytes) -> list[dict[str, Any]]:
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
         raise Unparseable("expected an OTLP/JSON export: an object with 'resourceSpans'")
     out = []
-    for rs in doc["resourceSpans"]:
-        resource = _json_attrs(((rs or {}).get("resource") or {}).get("attributes"))
-        for ss in (rs or {}).get("scopeSpans") or []:
-            for span in (ss or {}).get("spans") or []:
+    for i, rs in enumerate(doc["resourceSpans"]):
+        rs_where = f"resourceSpans[{i}]"
+        rs = _object(rs, rs_where)
+        res = _object(rs.get("resource"), f"{rs_where}.resource")
+        resource = _json_attrs(res.get("attributes"))
+        for j, ss in enumerate(_array(rs.get("scopeSpans"), f"{rs_where}.scopeSpans")):
+            where = f"{rs_where}.scopeSpans[{j}]"
+            ss = _object(ss, where)
+            for k, span in enumerate(_array(ss.get("spans"), f"{where}.spans")):
+                span = _object(span, f"{where}.spans[{k}]")
                 attrs = _json_attrs(span.get("attributes"))
                 if not _is_genai(attrs):
                     continue
