@@ -90,3 +90,19 @@ async def test_a_bad_statement_whose_parameters_mention_a_timeout_is_not_an_outa
         await server.stop()
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "internal_error"
+
+
+def test_postgres_starting_up_or_out_of_slots_is_an_outage_not_a_bug() -> None:
+    from tokenomist.kit.errors import _sql_unavailable
+
+    class PgError(Exception):  # the shape of SQLAlchemy's adapted asyncpg errors
+        def __init__(self, message: str, sqlstate: str) -> None:
+            super().__init__(message)
+            self.sqlstate = sqlstate
+
+    starting = PgError("the database system is starting up", "57P03")
+    full = PgError("sorry, too many clients already", "53300")
+    unique = PgError('duplicate key value violates unique constraint "uq_users_email"', "23505")
+    assert _sql_unavailable(OperationalError("SELECT 1", {}, starting))
+    assert _sql_unavailable(OperationalError("SELECT 1", {}, full))
+    assert not _sql_unavailable(OperationalError("INSERT", {}, unique))

@@ -132,6 +132,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 _SQL_DRIVERS = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+# PostgreSQL going away or not accepting connections: admin/crash shutdown, starting up, too
+# many connections.
+_PG_UNAVAILABLE = {"57P01", "57P02", "57P03", "53300"}
 
 
 def _raised_by_sql_driver(exc: BaseException) -> bool:
@@ -154,8 +157,11 @@ def _sql_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         # Classify the driver's error, not SQLAlchemy's wrapper: the wrapper's text carries the
         # statement and its parameters, and a user's "timeout" or "TLS" there is no outage.
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
         return (
             exc.connection_invalidated
+            or sqlstate.startswith("08")  # connection exception
+            or sqlstate in _PG_UNAVAILABLE
             or classify(exc.orig).kind != "other"
             or isinstance(exc.orig, ConnectionError | OSError)
             or "connection" in type(exc.orig).__name__.lower()
