@@ -206,3 +206,12 @@ def test_verify_refuses_a_log_file_that_does_not_exist(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "no such file" in proc.stderr and not (tmp_path / "report.json").exists()
+
+
+def test_verify_that_cannot_write_its_outputs_exits_3_with_the_cause(tmp_path: Path) -> None:
+    out = tmp_path / "taken"
+    out.write_text("a file where the output directory should be\n")
+    proc = tokenomist("verify", "--target", "http://127.0.0.1:1", "--out", str(out), timeout=60)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "INCONCLUSIVE: verify could not complete: FileExistsError" in proc.stderr
+    assert "Traceback" not in proc.stderr

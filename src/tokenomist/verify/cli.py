@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import typer
@@ -70,6 +71,15 @@ def _check_target(target: str) -> None:
         )
 
 
+def _crashed(command: str, exc: Exception) -> NoReturn:
+    """The verifier itself failed (e.g. an unwritable --out): that decides nothing about the
+    target, so exit 3 (inconclusive) with the cause — never 1, which a pipeline reads as no_go."""
+    typer.echo(
+        f"INCONCLUSIVE: {command} could not complete: {type(exc).__name__}: {exc}", err=True
+    )
+    sys.exit(3)
+
+
 def _first_message(doc: dict, finding: dict) -> str | None:
     by_name = {c["name"]: c for c in doc["checks"]}
     for name in finding["affected"]:
@@ -127,8 +137,11 @@ def register(app: typer.Typer) -> None:
             log,
             signatures,
         )
-        doc = asyncio.run(service.verify(opts))
-        paths = report.write_all(doc, out, worklog=worklog)
+        try:
+            doc = asyncio.run(service.verify(opts))
+            paths = report.write_all(doc, out, worklog=worklog)
+        except Exception as exc:
+            _crashed("verify", exc)
         typer.echo(f"{report.DECISION_WORDS[doc['decision']]}: {target}")
         for reason in doc["decision_reasons"]:
             typer.echo(f"  - {reason}")
@@ -174,17 +187,20 @@ def register(app: typer.Typer) -> None:
             thresholds,
             log,
         )
-        code = asyncio.run(
-            run_loop(
-                LoopOptions(
-                    verify=opts,
-                    deploy=deploy,
-                    rollback=rollback,
-                    ready_timeout_s=ready_timeout,
-                    max_iterations=max_iterations,
-                    worklog=worklog,
+        try:
+            code = asyncio.run(
+                run_loop(
+                    LoopOptions(
+                        verify=opts,
+                        deploy=deploy,
+                        rollback=rollback,
+                        ready_timeout_s=ready_timeout,
+                        max_iterations=max_iterations,
+                        worklog=worklog,
+                    )
                 )
             )
-        )
+        except Exception as exc:
+            _crashed("loop", exc)
         typer.echo(f"loop finished with exit {code}; worklog: {worklog or out / 'worklog.md'}")
         sys.exit(code)
