@@ -143,3 +143,20 @@ async def test_bad_requests_name_the_field(app_server):
         assert r.status_code == 401
     await read_events(app_server, user, accepted["run_id"])
     assert (await get_run(app_server, user, accepted["run_id"])).json()["status"] == "completed"
+
+
+async def test_resuming_after_the_last_event_answers_204_so_eventsource_stops(app_server):
+    """An EventSource reconnects whenever a stream ends, sending the last seq it saw; after
+    the terminal event the answer is 204, the SSE way to say "nothing more, stop"."""
+    user = await register(app_server.url)
+    accepted = await start_run(app_server, user, QUESTION)
+    everything = await read_events(app_server, user, accepted["run_id"])
+    last = everything[-1]
+    assert last["type"] == "run_completed"
+    url = f"/api/v1/runs/{accepted['run_id']}/events"
+    async with httpx.AsyncClient(base_url=app_server.url, headers=user.headers) as client:
+        r = await client.get(url, headers={"Last-Event-ID": str(last["seq"])})
+        assert (r.status_code, r.content) == (204, b"")
+        # One event short of the end still gets that event.
+        tail = await read_events(app_server, user, accepted["run_id"], last["seq"] - 1)
+        assert tail == [last]

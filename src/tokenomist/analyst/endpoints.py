@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, status
+from fastapi import APIRouter, Header, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from tokenomist.analyst import service
@@ -79,20 +79,36 @@ def _after_seq(last_event_id: str | None) -> int:
     return value
 
 
-@router.get("/runs/{run_id}/events")
+async def _ends_at(bus: Any, run_id: str, seq: int) -> bool:
+    """Whether ``seq`` is the run's stored terminal event."""
+    from tokenomist.realtime.bus import BusError
+
+    if seq < 1:
+        return False
+    try:
+        events = await bus.replay(run_id, seq - 1)
+    except BusError:
+        return False
+    return bool(events) and events[0].seq == seq and events[0].is_terminal
+
+
+@router.get("/runs/{run_id}/events", response_model=None)
 async def run_events(
     run_id: str,
     request: Request,
     principal: CurrentUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-) -> StreamingResponse:
+) -> StreamingResponse | Response:
     """The run's events as Server-Sent Events: ``id`` = seq, ``event`` = type, ``data`` = the
     whole frame ``{type, run_id, seq, ts, data}``. Ends after ``run_completed``/``run_failed``.
-    A reconnecting client sends ``Last-Event-ID`` and gets exactly what it missed."""
+    A reconnecting client sends ``Last-Event-ID`` and gets exactly what it missed; one that
+    already has the terminal event gets 204 (an EventSource stops reconnecting on 204)."""
     resources = _resources(request)
     after = _after_seq(last_event_id)
     run = await service.get_run(resources, principal, run_id)  # 404 unless the caller's run
     bus = resources.services["bus"]
+    if run.status.terminal and await _ends_at(bus, run_id, after):
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
     return StreamingResponse(
         _stream(bus, run_id, after, finished=run.status.terminal),
         media_type="text/event-stream",
