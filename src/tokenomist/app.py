@@ -89,6 +89,9 @@ def _domain_routers() -> list:
     from tokenomist.realtime import endpoints as realtime_endpoints
 
     routers.append(realtime_endpoints.router)
+    from tokenomist.discovery import endpoints as discovery_endpoints
+
+    routers.append(discovery_endpoints.router)
     # --- web ---
     from tokenomist.web import endpoints as web_endpoints
 
