@@ -342,3 +342,32 @@ def test_why_now_quotes_what_the_baseline_really_says(
     )
     assert whys[3].why.startswith(why_start)
     assert whys[3].evidence == evidence
+
+
+def test_the_apps_own_dependency_unavailable_answer_joins_the_down_dependencys_finding() -> None:
+    """/health/ready says the database is down; a front-door 503 quoting the driver's text
+    (which a specific signature matches) is the same root cause, not a second finding."""
+    lost = "ConnectionError: unexpected connection_lost() call"
+    dep = Check(
+        "dependency.database",
+        "dependency",
+        "failed",
+        subject="database",
+        signals=["health.status:unhealthy", "health.kind:other", lost],
+    )
+    login = Check(
+        "auth.login",
+        "auth",
+        "failed",
+        signals=[
+            "http:503",
+            "auth.error:dependency_unavailable",
+            f"dependency_unavailable: SQL database at postgresql+asyncpg://db:5432/tk "
+            f"unavailable: {lost}",
+        ],
+    )
+    groups = classify([dep, login])
+    assert [(g.signature.id, g.subject) for g in groups] == [
+        ("asyncpg_connection_closed", "database")
+    ]
+    assert [c.name for c in groups[0].consequences] == ["auth.login"]

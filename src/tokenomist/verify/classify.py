@@ -75,11 +75,18 @@ def _attach_consequences(groups: list[Group]) -> list[Group]:
     root = down[0]
     kept: list[Group] = []
     for g in groups:
-        if g.subject == "target" and g.signature.symptom_only:
+        if g.subject == "target" and (g.signature.symptom_only or _app_said_unavailable(g)):
             root.consequences.extend(g.checks)
         else:
             kept.append(g)
     return kept
+
+
+def _app_said_unavailable(group: Group) -> bool:
+    """Every check of the group got the app's own 503 ``dependency_unavailable`` answer: the
+    app itself blamed a dependency, whatever driver text (matching a more specific signature)
+    its message quotes."""
+    return all("auth.error:dependency_unavailable" in c.signals for c in group.checks)
 
 
 _SUBJECT_WORDS = {
