@@ -214,3 +214,24 @@ async def test_logout_closes_a_silent_socket_4401(srv, monkeypatch):
             await recv_json(ws, timeout=10)
         assert info.value.rcvd is not None
         assert info.value.rcvd.code == CLOSE_TOKEN_EXPIRED
+
+
+async def test_disabling_the_account_closes_its_open_socket_4401(srv):
+    from sqlalchemy import update
+
+    from tokenomist.auth.models import User
+
+    user = await register(srv.url)
+    async with connect_ws(srv.url, user.access_token) as ws:
+        assert (await recv_json(ws))["type"] == "connection_established"
+        async with srv.resources.sessions() as session:
+            await session.execute(
+                update(User).where(User.id == user.user_id).values(is_active=False)
+            )
+            await session.commit()
+        await send_json(ws, {"type": "ping"})
+        with pytest.raises(ConnectionClosed) as info:
+            frame = await recv_json(ws, timeout=10)
+            pytest.fail(f"a disabled account's socket still answered: {frame}")
+        assert info.value.rcvd is not None
+        assert info.value.rcvd.code == CLOSE_TOKEN_EXPIRED

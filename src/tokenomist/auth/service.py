@@ -249,11 +249,17 @@ async def _ensure_not_revoked(
 
 async def ensure_still_valid(resources: Resources, principal: Principal) -> None:
     """Re-check a user principal authenticated earlier, for a long-lived connection (the
-    WebSocket): raises ``Unauthorized`` (``token_revoked``) once its login was ended."""
+    WebSocket): raises ``Unauthorized`` once its login was ended (``token_revoked``) or its
+    account removed or disabled (``token_invalid``), as a new handshake would."""
     if principal.token_id is None or principal.family_id is None:
         raise Unauthorized("a user access token is required", code="token_invalid")
     async with resources.sessions() as session:
         await _ensure_not_revoked(resources, session, principal.token_id, principal.family_id)
+        user = await repo.get_user(session, principal.user_id or "")
+        if user is None or not user.is_active or user.org_id != principal.org_id:
+            raise Unauthorized(
+                "the account behind this token is gone or disabled", code="token_invalid"
+            )
 
 
 async def authenticate_api_key(resources: Resources, session: AsyncSession, key: str) -> Principal:
