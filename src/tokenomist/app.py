@@ -39,7 +39,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         started = []
         try:
             for module in _domain_lifecycles():
-                await module.start(resources)
+                try:
+                    await module.start(resources)
+                except Exception as exc:
+                    # The one start-up line operators (and verify's signatures) look for.
+                    log.error(
+                        "startup.failed",
+                        detail=f"startup failed: {module.__name__} did not start: "
+                        f"{type(exc).__name__}: {exc}",
+                    )
+                    raise
                 started.append(module)
             log.info(
                 "startup.ready",

@@ -119,3 +119,30 @@ async def test_a_malformed_dependency_url_stops_start_up_with_one_line(
         await open_resources(make_settings(**override))
     assert str(info.value).startswith(line)
     assert "s3cret" not in str(info.value)
+
+
+async def test_a_domain_that_fails_to_start_logs_the_startup_failed_line(
+    make_settings, monkeypatch, capsys
+):
+    import types
+
+    from tokenomist import app as app_module
+    from tokenomist.app import create_app
+
+    async def _start(resources) -> None:
+        raise ConnectionError("bus backend unreachable")
+
+    async def _stop(resources) -> None:
+        return None
+
+    broken = types.SimpleNamespace(__name__="tokenomist.broken", start=_start, stop=_stop)
+    monkeypatch.setattr(app_module, "_domain_lifecycles", lambda: [broken])
+    app = create_app(make_settings())
+    with pytest.raises(ConnectionError):
+        async with app.router.lifespan_context(app):
+            pass
+    err = capsys.readouterr().err
+    assert (
+        "startup failed: tokenomist.broken did not start: ConnectionError: bus backend unreachable"
+        in err
+    )
