@@ -73,18 +73,18 @@ class Connection:
     # --- the connection's life --------------------------------------------------------------
 
     async def serve(self) -> None:
-        await self.send(
-            server_frame(
-                EventType.connection_established,
-                {
-                    "user_id": self.user_id,
-                    "connection_id": self.id,
-                    "protocol_version": PROTOCOL_VERSION,
-                    "server_time": utc_now_iso(),
-                },
-            )
-        )
         try:
+            await self.send(
+                server_frame(
+                    EventType.connection_established,
+                    {
+                        "user_id": self.user_id,
+                        "connection_id": self.id,
+                        "protocol_version": PROTOCOL_VERSION,
+                        "server_time": utc_now_iso(),
+                    },
+                )
+            )
             await self._receive_loop()
         except (WebSocketDisconnect, OSError):
             pass  # the client went away mid-send; its runs go on without it
@@ -254,7 +254,10 @@ class Connection:
         task = self._followers.get(run_id)
         if task is not None and not task.done():
             if after_seq >= self.delivered.get(run_id, 0):
-                return  # already live on this connection; nothing would be new
+                # Already live here; the client says it holds events up to after_seq, so the
+                # forwarder skips those instead of sending them again.
+                self.delivered[run_id] = after_seq
+                return
             task.cancel()  # an explicit replay of earlier events: restart from there
         self.delivered[run_id] = after_seq
         self._followers[run_id] = asyncio.create_task(
