@@ -104,9 +104,11 @@ $("#login").addEventListener("submit", async (ev) => {
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ email: form.get("email"), password: form.get("password") }),
   });
-  const body = await res.json();
-  if (!res.ok) {
-    $("#login-error").textContent = body.error ? body.error.message : `Sign-in failed (${res.status})`;
+  // An edge in front of the server may answer with an HTML page: say so instead of failing silently.
+  const body = await res.json().catch(() => null);
+  if (!res.ok || body === null) {
+    $("#login-error").textContent = body && body.error ? body.error.message
+      : `Sign-in failed (HTTP ${res.status}${body === null ? ", not a JSON answer" : ""})`;
     return;
   }
   token = body.access_token;
