@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
@@ -158,3 +160,25 @@ async def test_requests_answer_503_naming_the_database_when_it_drops(make_settin
     assert error["message"].startswith(
         f"SQL database at postgresql+asyncpg://postgres@{host_port}/"
     )
+
+
+async def test_analytics_busy_with_a_long_query_is_degraded_not_down(make_settings):
+    # chDB runs one query at a time: a health ping queued behind a long analysis must not take
+    # the instance out of the load balancer (503), but it is not healthy either.
+    settings = make_settings(health_check_timeout_s=0.1)
+    async with live_server(settings) as srv:
+        analytics = srv.resources.analytics
+        long_query = asyncio.create_task(
+            analytics.query("SELECT sum(number) AS s FROM numbers(5000000000)")
+        )
+        while analytics.busy_detail() is None and not long_query.done():
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)  # let the worker pick the query up
+        r = await _ready(srv)
+        long_query.cancel()  # the worker thread finishes it; the server stop waits for it
+    body = r.json()
+    assert r.status_code == 200
+    assert body["status"] == "degraded"
+    check = body["checks"]["analytics"]
+    assert check["status"] == "degraded"
+    assert "chDB busy: 1 query ahead" in check["detail"]

@@ -47,7 +47,10 @@ async def run_check(
     *,
     threshold_ms: float,
     timeout_s: float,
+    busy: Callable[[], str | None] | None = None,
 ) -> CheckResult:
+    """``busy`` tells why a slow answer is not an outage (e.g. an embedded engine that runs
+    one query at a time is working on a long one): a timeout then reads degraded."""
     start = time.perf_counter()
     try:
         await asyncio.wait_for(probe(), timeout=timeout_s)
@@ -55,6 +58,15 @@ async def run_check(
         latency = (time.perf_counter() - start) * 1000
         cause = classify(exc)
         if isinstance(exc, TimeoutError):
+            why_busy = busy() if busy is not None else None
+            if why_busy:
+                return CheckResult(
+                    name,
+                    Status.degraded,
+                    backend,
+                    latency,
+                    detail=f"no answer within {timeout_s:g}s: {why_busy}",
+                )
             cause = Cause("timeout", f"no answer within {timeout_s:g}s")
         return CheckResult(name, Status.unhealthy, backend, latency, cause)
     latency = (time.perf_counter() - start) * 1000

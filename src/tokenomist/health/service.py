@@ -41,6 +41,7 @@ async def check_all(res: Resources) -> dict[str, CheckResult]:
             res.analytics.backend,
             res.analytics.ping,
             threshold_ms=threshold("analytics"),
+            busy=getattr(res.analytics, "busy_detail", None),
             timeout_s=timeout,
         ),
     )

@@ -15,6 +15,7 @@ import fcntl
 import json
 import os
 import re
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -113,6 +114,7 @@ class ChdbAnalytics:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
         self._session: Any = None
         self._locked: Path | None = None
+        self._started: list[float] = []  # start times of the work calls in flight or queued
 
     @property
     def url(self) -> str:
@@ -134,8 +136,27 @@ class ChdbAnalytics:
     async def open(self) -> None:
         await self._run(self._open)
 
-    async def _run(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    async def _run(self, fn, *args, track: bool = True):
+        loop = asyncio.get_running_loop()
+        if not track:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        started = time.monotonic()
+        self._started.append(started)
+        try:
+            return await loop.run_in_executor(self._executor, fn, *args)
+        finally:
+            self._started.remove(started)
+
+    def busy_detail(self) -> str | None:
+        """Why a health ping may wait: chDB runs one query at a time, so a ping queues behind
+        the work in flight. None when there is none."""
+        if not self._started:
+            return None
+        n = len(self._started)
+        return (
+            f"chDB busy: {n} quer{'y' if n == 1 else 'ies'} ahead, "
+            f"the oldest running for {time.monotonic() - min(self._started):.1f}s"
+        )
 
     def _query(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
         if self._session is None:
@@ -165,7 +186,7 @@ class ChdbAnalytics:
             await self._run(self._insert_arrow, table, data)
 
     async def ping(self) -> None:
-        await self.query("SELECT 1 AS ok")
+        await self._run(self._query, "SELECT 1 AS ok", None, "CSV", track=False)
 
     async def close(self) -> None:
         def _close() -> None:

@@ -162,7 +162,7 @@ def _sql_unavailable(exc: BaseException) -> bool:
             exc.connection_invalidated
             or sqlstate.startswith("08")  # connection exception
             or sqlstate in _PG_UNAVAILABLE
-            or classify(exc.orig).kind != "other"
+            or (exc.orig is not None and classify(exc.orig).kind != "other")
             or isinstance(exc.orig, ConnectionError | OSError)
             or "connection" in type(exc.orig).__name__.lower()
         )

@@ -62,7 +62,9 @@ def _origin_allowed(websocket: WebSocket, origin: str, resources: Resources) -> 
         netloc = urlsplit(origin).netloc
     except ValueError:
         return False
-    return bool(host) and netloc.lower() == host.lower()
+    if not host or not netloc:  # e.g. "Origin: null" from a sandboxed page
+        return False
+    return netloc.lower() == host.lower()
 
 
 async def authenticate(websocket: WebSocket, resources: Resources) -> Handshake:
