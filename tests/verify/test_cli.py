@@ -153,28 +153,12 @@ def test_loop_rolls_a_bad_build_back_to_the_good_one(tmp_path: Path) -> None:
 
 async def test_edge_answering_502_is_an_edge_finding_not_a_product_one(tmp_path: Path) -> None:
     """A proxy whose upstream is gone: HTML 502 for every path, no app JSON anywhere."""
-    import asyncio
-
+    from tests.support.html_server import html_server
     from tokenomist.verify.service import VerifyOptions, verify
 
-    async def edge(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        body = b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
-        writer.write(
-            b"HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/html\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
-        )
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(edge, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    try:
-        doc = await verify(
-            VerifyOptions(target=f"http://127.0.0.1:{port}", out_dir=tmp_path / "out")
-        )
-    finally:
-        server.close()
+    page = b"<html><body><h1>502 Bad Gateway</h1>nginx</body></html>"
+    async with html_server(b"502 Bad Gateway", page) as url:
+        doc = await verify(VerifyOptions(target=url, out_dir=tmp_path / "out"))
     [finding] = doc["findings"]
     assert (finding["signature"], finding["class"]) == ("edge_502", "infrastructure")
     assert finding["whys"][0]["evidence"].startswith("GET /health/ready → 502 <html>")
