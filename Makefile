@@ -2,15 +2,27 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint typecheck bench clean services
+LOCK := requirements-dev.lock
 
-$(STAMP): pyproject.toml
+.PHONY: run test test-fast lint typecheck bench clean services lock
+
+# Every install takes its versions from the lock (hash-checked), then adds the project itself
+# without letting pip resolve anything: the same versions on every machine, CI included.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+## Re-resolve every dependency to the newest release pyproject.toml allows and rewrite both locks:
+## requirements-dev.lock (what make installs) and requirements.lock (the server alone, for images),
+## the second held to the first's versions. Commit both after `make test` passes on them.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) --upgrade -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c $(LOCK) -o requirements.lock
 
 ## Set up and start the server on the embedded defaults (SQLite, in-process cache, chDB),
 ## seeded with the demo org, user and workload (credentials printed at start).
