@@ -52,7 +52,7 @@ def demo_workload(planted: bool = True) -> demo.DemoWorkload:
 
 async def load(server: LiveServer, org_id: str, records: list[dict]) -> None:
     res = server.resources
-    await insert_records(res.analytics, org_id, records, res.services["pricer"])
+    await insert_records(res.analytics, org_id, records, res.pricer)
 
 
 async def start_run(server: LiveServer, user: User, question: str, **extra) -> dict:

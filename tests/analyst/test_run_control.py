@@ -47,7 +47,7 @@ async def srv(make_settings, sql_backend, cache_backend):
 async def test_cancel_stops_the_run_at_the_next_boundary(srv):
     user = await register(srv.url)
     await load(srv, user.org_id, demo_workload().records)
-    gate = Gate(srv.resources.services["bus"], "agent_completed", "data")
+    gate = Gate(srv.resources.bus, "agent_completed", "data")
     accepted = await start_run(srv, user, QUESTION)
     reader = asyncio.create_task(read_events(srv, user, accepted["run_id"]))
     async with httpx.AsyncClient(base_url=srv.url, headers=user.headers) as client:
@@ -79,7 +79,7 @@ async def test_cancel_stops_the_run_at_the_next_boundary(srv):
 async def test_concurrent_runs_per_user_are_limited_until_one_finishes(srv):
     limit = srv.resources.settings.analyst_max_concurrent_runs
     user, other = await register(srv.url), await register(srv.url)
-    gate = Gate(srv.resources.services["bus"], "run_completed")
+    gate = Gate(srv.resources.bus, "run_completed")
     runs = [await start_run(srv, user, QUESTION) for _ in range(limit)]
     async with httpx.AsyncClient(base_url=srv.url) as client:
         r = await client.post("/api/v1/runs", json={"message": QUESTION}, headers=user.headers)

@@ -14,9 +14,9 @@ from tokenomist.realtime.bus import (
     EventsExpired,
     MemoryBus,
     ResilientBus,
-    build_bus,
 )
 from tokenomist.realtime.bus_redis import RedisStreamBus
+from tokenomist.realtime.lifecycle import build_bus
 from tokenomist.realtime.protocol import validate_server_frame
 
 AGENT = {"agent": "triage"}

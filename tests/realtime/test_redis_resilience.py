@@ -72,7 +72,7 @@ async def test_redis_killed_mid_run_run_finishes_on_fallback_nothing_lost(make_s
     proc, url = own_redis
     settings = make_settings(redis_url=url, cache_prefix=f"t{uuid.uuid4().hex[:6]}:")
     async with live_server(settings) as srv:
-        bus = srv.resources.services["bus"]
+        bus = srv.resources.bus
         assert bus.backend == "redis"
         # Fault injection at a precise point of the run: Redis dies just before the second
         # agent's first event is stored. Everything before went through Redis Streams.

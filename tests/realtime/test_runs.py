@@ -102,7 +102,7 @@ async def test_golden_path_exact_order_every_frame_matches_published_schema(srv)
     assert report["spend_usd"] > 0
     assert report["strategies"], "the planted inefficiencies were not found"
     # What the client saw is exactly what the bus holds for the run.
-    stored = await srv.resources.services["bus"].replay(run_id)
+    stored = await srv.resources.bus.replay(run_id)
     assert [e.model_dump(exclude_none=True) for e in stored] == run
 
 
@@ -122,7 +122,7 @@ async def test_resume_after_disconnect_yields_every_event_once_in_order(srv):
     union = first + frames.runs[run_id]
     assert_gap_free(union)
     assert assert_golden_order(union) == AGENTS
-    stored = await srv.resources.services["bus"].replay(run_id)
+    stored = await srv.resources.bus.replay(run_id)
     assert [e.seq for e in stored] == [f["seq"] for f in union]
 
 
@@ -210,7 +210,7 @@ def gate_before(bus, type: str, agent: str | None = None) -> asyncio.Event:
 
 
 async def test_cancel_ends_the_run_with_run_failed_cancelled(srv):
-    gate = gate_before(srv.resources.services["bus"], "agent_started", AGENTS[1])
+    gate = gate_before(srv.resources.bus, "agent_started", AGENTS[1])
     user = await register(srv.url)
     async with connect_ws(srv.url, user.access_token) as ws:
         await recv_json(ws)
@@ -232,7 +232,7 @@ async def test_cancel_ends_the_run_with_run_failed_cancelled(srv):
 
 
 async def test_concurrent_run_limit_answers_rate_limited_and_connection_stays_usable(srv):
-    gate = gate_before(srv.resources.services["bus"], "run_completed")
+    gate = gate_before(srv.resources.bus, "run_completed")
     user = await register(srv.url)
     async with connect_ws(srv.url, user.access_token) as ws:
         await recv_json(ws)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import StreamingResponse
 
 from tokenomist.analyst import service
@@ -18,6 +18,7 @@ from tokenomist.analyst.schemas import MessageOut, RunAccepted, RunCreate, RunOu
 from tokenomist.analyst.tools import TOOLS
 from tokenomist.auth.dependencies import CurrentUser
 from tokenomist.kit.errors import Unprocessable
+from tokenomist.kit.resources import ResourcesDep
 
 router = APIRouter(prefix="/api/v1", tags=["analyst"])
 KEEPALIVE_S = 15.0
@@ -32,13 +33,11 @@ def _expired(run_id: str) -> dict:
     }
 
 
-def _resources(request: Request) -> Any:
-    return request.app.state.resources
-
-
 @router.post("/runs", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
-async def create_run(body: RunCreate, request: Request, principal: CurrentUser) -> RunAccepted:
-    handle = await service.start_run(_resources(request), principal, body.message, body.thread_id)
+async def create_run(
+    body: RunCreate, resources: ResourcesDep, principal: CurrentUser
+) -> RunAccepted:
+    handle = await service.start_run(resources, principal, body.message, body.thread_id)
     return RunAccepted(
         run_id=handle.run_id,
         thread_id=handle.thread_id,
@@ -49,13 +48,13 @@ async def create_run(body: RunCreate, request: Request, principal: CurrentUser) 
 
 
 @router.get("/runs/{run_id}", response_model=RunOut)
-async def read_run(run_id: str, request: Request, principal: CurrentUser) -> RunOut:
-    return await service.get_run(_resources(request), principal, run_id)
+async def read_run(run_id: str, resources: ResourcesDep, principal: CurrentUser) -> RunOut:
+    return await service.get_run(resources, principal, run_id)
 
 
 @router.post("/runs/{run_id}/cancel", status_code=status.HTTP_202_ACCEPTED)
-async def cancel_run(run_id: str, request: Request, principal: CurrentUser) -> dict:
-    await service.cancel_run(_resources(request), principal, run_id)
+async def cancel_run(run_id: str, resources: ResourcesDep, principal: CurrentUser) -> dict:
+    await service.cancel_run(resources, principal, run_id)
     return {"run_id": run_id, "cancel_requested": True}
 
 
@@ -95,7 +94,7 @@ async def _ends_at(bus: Any, run_id: str, seq: int) -> bool:
 @router.get("/runs/{run_id}/events", response_model=None)
 async def run_events(
     run_id: str,
-    request: Request,
+    resources: ResourcesDep,
     principal: CurrentUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse | Response:
@@ -103,10 +102,9 @@ async def run_events(
     whole frame ``{type, run_id, seq, ts, data}``. Ends after ``run_completed``/``run_failed``.
     A reconnecting client sends ``Last-Event-ID`` and gets exactly what it missed; one that
     already has the terminal event gets 204 (an EventSource stops reconnecting on 204)."""
-    resources = _resources(request)
     after = _after_seq(last_event_id)
     run = await service.get_run(resources, principal, run_id)  # 404 unless the caller's run
-    bus = resources.services["bus"]
+    bus = resources.require_bus()
     if run.status.terminal and await _ends_at(bus, run_id, after):
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     return StreamingResponse(
@@ -172,15 +170,15 @@ async def _stream(bus: Any, run_id: str, after: int, *, finished: bool) -> Async
 
 
 @router.get("/threads", response_model=list[ThreadOut])
-async def threads(request: Request, principal: CurrentUser) -> list[ThreadOut]:
-    return await service.list_threads(_resources(request), principal)
+async def threads(resources: ResourcesDep, principal: CurrentUser) -> list[ThreadOut]:
+    return await service.list_threads(resources, principal)
 
 
 @router.get("/threads/{thread_id}/messages", response_model=list[MessageOut])
 async def thread_messages(
-    thread_id: str, request: Request, principal: CurrentUser
+    thread_id: str, resources: ResourcesDep, principal: CurrentUser
 ) -> list[MessageOut]:
-    return await service.list_messages(_resources(request), principal, thread_id)
+    return await service.list_messages(resources, principal, thread_id)
 
 
 @router.get("/analyst/tools")

@@ -4,22 +4,21 @@ runs that a previous process left unfinished as failed; on stop, end this proces
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import structlog
 
 from tokenomist.analyst import repository
 from tokenomist.analyst.catalogue import CatalogueError, get_catalogue
 from tokenomist.analyst.llm import build_provider
-from tokenomist.analyst.service import RunManager
+from tokenomist.analyst.service import AnalystRuns, RunManager
 from tokenomist.kit.db import utcnow
-from tokenomist.kit.resources import StartupError
+from tokenomist.kit.resources import Resources, StartupError
 
 log = structlog.get_logger(__name__)
 ANCHORS = ("data", "now")
 
 
-async def start(resources: Any) -> None:
+async def start(resources: Resources) -> None:
     settings = resources.settings
     if settings.analyst_window_anchor not in ANCHORS:
         raise StartupError(
@@ -31,8 +30,9 @@ async def start(resources: Any) -> None:
         llm = build_provider(settings)
     except (CatalogueError, ValueError) as exc:
         raise StartupError(f"startup failed: configuration: {exc}") from exc
-    resources.services["analyst_llm"] = llm
-    resources.services["analyst"] = RunManager()
+    resources.llm = llm
+    resources.run_manager = RunManager()
+    resources.runs = AnalystRuns()
     # Every run has a time limit, so an unfinished run older than it belongs to a process
     # that is gone (this is safe with several instances sharing the database).
     before = utcnow() - timedelta(seconds=settings.analyst_run_timeout_s + 60)
@@ -42,10 +42,10 @@ async def start(resources: Any) -> None:
     log.info("analyst.ready", llm=llm.describe(), abandoned_runs=abandoned)
 
 
-async def stop(resources: Any) -> None:
-    manager = resources.services.pop("analyst", None)
+async def stop(resources: Resources) -> None:
+    manager, llm = resources.run_manager, resources.llm
+    resources.runs = resources.run_manager = resources.llm = None
     if manager is not None:
         await manager.stop()
-    llm = resources.services.pop("analyst_llm", None)
     if llm is not None:
         await llm.close()

@@ -1,6 +1,6 @@
 """Runs: start one (persisted, then executed in the background), cancel it from any instance,
 read it back. A run outlives the client that started it; its events go to the event bus
-(``resources.services["bus"]``) in the order of DESIGN §1 step 4, and its outcome to SQL.
+(``resources.bus``) in the order of DESIGN §1 step 4, and its outcome to SQL.
 
 Per-user limit: at most ``analyst_max_concurrent_runs`` unfinished runs. A run holds its slot
 from creation until its terminal event is published."""
@@ -31,15 +31,16 @@ from tokenomist.analyst.context import (
 from tokenomist.analyst.events import BusSink
 from tokenomist.analyst.pipeline import AgentFailed, run_pipeline
 from tokenomist.analyst.schemas import MAX_QUESTION_CHARS, MessageOut, RunError, RunOut, ThreadOut
+from tokenomist.auth.principal import Principal
 from tokenomist.kit.db import utcnow
 from tokenomist.kit.errors import (
     Conflict,
-    DependencyDown,
     Forbidden,
     NotFound,
     RateLimited,
     Unprocessable,
 )
+from tokenomist.kit.resources import Resources
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +55,7 @@ class RunHandle:
 
 
 class RunManager:
-    """This process's background runs (``resources.services["analyst"]``)."""
+    """This process's background runs (``resources.run_manager``)."""
 
     def __init__(self) -> None:
         self.tasks: dict[str, asyncio.Task] = {}
@@ -73,7 +74,7 @@ class RunManager:
             self._start_locks[user_id] = lock
         return lock
 
-    def launch(self, resources: Any, run: dict[str, Any]) -> None:
+    def launch(self, resources: Resources, run: dict[str, Any]) -> None:
         task = asyncio.create_task(_execute(resources, self, run), name=f"run-{run['run_id']}")
         self.tasks[run["run_id"]] = task
         task.add_done_callback(lambda _: self.tasks.pop(run["run_id"], None))
@@ -86,14 +87,12 @@ class RunManager:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
 
 
-def _manager(resources: Any) -> RunManager:
-    manager = resources.services.get("analyst")
-    if manager is None or "bus" not in resources.services:
-        raise DependencyDown("the analyst is not running on this server", code="analyst_down")
-    return manager
+def _manager(resources: Resources) -> RunManager:
+    resources.require_bus()  # a run with nowhere to publish its events cannot start
+    return resources.require_run_manager()
 
 
-def _user(principal: Any) -> str:
+def _user(principal: Principal) -> str:
     if principal.user_id is None:
         raise Forbidden("runs belong to users; use a user access token", code="user_token_required")
     return principal.user_id
@@ -105,7 +104,7 @@ def _title(question: str) -> str:
 
 
 async def start_run(
-    resources: Any, principal: Any, message: str, thread_id: str | None = None
+    resources: Resources, principal: Principal, message: str, thread_id: str | None = None
 ) -> RunHandle:
     user_id = _user(principal)
     question = message.strip()
@@ -165,7 +164,7 @@ async def start_run(
     return handle
 
 
-async def cancel_run(resources: Any, principal: Any, run_id: str) -> None:
+async def cancel_run(resources: Resources, principal: Principal, run_id: str) -> None:
     run = await get_run(resources, principal, run_id)
     if run.status.terminal:
         raise Conflict(f"run {run_id} already {run.status.value}", code="run_finished")
@@ -196,7 +195,7 @@ def _run_out(run: Any) -> RunOut:
     )
 
 
-async def get_run(resources: Any, principal: Any, run_id: str) -> RunOut:
+async def get_run(resources: Resources, principal: Principal, run_id: str) -> RunOut:
     user_id = _user(principal)
     async with resources.sessions() as session:
         run = await repository.get_run(session, run_id, user_id)
@@ -205,7 +204,9 @@ async def get_run(resources: Any, principal: Any, run_id: str) -> RunOut:
     return _run_out(run)
 
 
-async def list_threads(resources: Any, principal: Any, limit: int = 50) -> list[ThreadOut]:
+async def list_threads(
+    resources: Resources, principal: Principal, limit: int = 50
+) -> list[ThreadOut]:
     user_id = _user(principal)
     async with resources.sessions() as session:
         threads = await repository.list_threads(session, user_id, limit)
@@ -215,7 +216,9 @@ async def list_threads(resources: Any, principal: Any, limit: int = 50) -> list[
     ]
 
 
-async def list_messages(resources: Any, principal: Any, thread_id: str) -> list[MessageOut]:
+async def list_messages(
+    resources: Resources, principal: Principal, thread_id: str
+) -> list[MessageOut]:
     user_id = _user(principal)
     async with resources.sessions() as session:
         thread = await repository.get_thread(session, thread_id, user_id)
@@ -239,13 +242,13 @@ async def list_messages(resources: Any, principal: Any, thread_id: str) -> list[
 # -- execution ---------------------------------------------------------------------------------
 
 
-def build_context(resources: Any, run: dict[str, Any], sink: Any) -> RunContext:
+def build_context(resources: Resources, run: dict[str, Any], sink: Any) -> RunContext:
     settings = resources.settings
     deps = AnalystDeps(
         usage=resources.org_usage(run["org_id"]),
-        pricer=resources.services["pricer"],
+        pricer=resources.require_pricer(),
         catalogue=get_catalogue(settings.analyst_catalogue_file),
-        llm=resources.services["analyst_llm"],
+        llm=resources.require_llm(),
         window_anchor=settings.analyst_window_anchor,
         default_window_days=settings.analyst_default_window_days,
     )
@@ -261,9 +264,9 @@ def build_context(resources: Any, run: dict[str, Any], sink: Any) -> RunContext:
     )
 
 
-async def _execute(resources: Any, manager: RunManager, run: dict[str, Any]) -> None:
+async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any]) -> None:
     run_id, user_id = run["run_id"], run["user_id"]
-    sink = BusSink(resources.services["bus"], run_id)
+    sink = BusSink(resources.require_bus(), run_id)
     started = time.monotonic()
 
     def ms() -> float:
@@ -351,3 +354,19 @@ async def _execute(resources: Any, manager: RunManager, run: dict[str, Any]) -> 
         manager.finishing[user_id].discard(run_id)
         if not manager.finishing[user_id]:
             manager.finishing.pop(user_id, None)
+
+
+class AnalystRuns:
+    """The analyst's runs behind the realtime layer's ``RunControl`` interface (handed over at
+    start-up as ``resources.runs``)."""
+
+    async def start(
+        self, resources: Resources, principal: Principal, message: str, thread_id: str | None
+    ) -> str:
+        return (await start_run(resources, principal, message, thread_id)).run_id
+
+    async def is_finished(self, resources: Resources, principal: Principal, run_id: str) -> bool:
+        return (await get_run(resources, principal, run_id)).status.terminal
+
+    async def cancel(self, resources: Resources, principal: Principal, run_id: str) -> None:
+        await cancel_run(resources, principal, run_id)

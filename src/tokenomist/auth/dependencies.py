@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from tokenomist.auth import api_keys, service
 from tokenomist.auth.principal import SCOPES, Principal
 from tokenomist.kit.db import SessionDep
 from tokenomist.kit.errors import BadRequest, Forbidden, Unauthorized
+from tokenomist.kit.resources import ResourcesDep
 
 __all__ = ["CurrentUser", "OrgScope", "Principal", "require_scope"]
 
@@ -38,13 +39,12 @@ def _missing(what: str) -> Unauthorized:
 
 
 async def _current_user(
-    request: Request,
+    resources: ResourcesDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
 ) -> Principal:
     if credentials is None:
         raise _missing("a user access token (Authorization: Bearer <token>)")
-    resources = request.app.state.resources
     token = credentials.credentials
     try:
         if api_keys.looks_like_key(token):
@@ -59,7 +59,7 @@ async def _current_user(
 
 
 async def _org_principal(
-    request: Request,
+    resources: ResourcesDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     x_api_key: Annotated[str | None, Security(_api_key_header)],
@@ -69,7 +69,6 @@ async def _org_principal(
             "send one credential: Authorization or X-API-Key, not both",
             code="ambiguous_credentials",
         )
-    resources = request.app.state.resources
     try:
         if x_api_key:
             return await service.authenticate_api_key(resources, session, x_api_key)

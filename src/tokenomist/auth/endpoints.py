@@ -26,6 +26,7 @@ from tokenomist.auth.schemas import (
 )
 from tokenomist.kit.db import SessionDep
 from tokenomist.kit.errors import Unauthorized
+from tokenomist.kit.resources import ResourcesDep
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 api_keys_router = APIRouter(prefix="/api/v1/api-keys", tags=["auth"])
@@ -48,9 +49,9 @@ def _client_ip(request: Request) -> str:
 
 
 @router.post("/register", status_code=201)
-async def register(body: RegisterIn, request: Request, session: SessionDep) -> TokenPairOut:
+async def register(body: RegisterIn, resources: ResourcesDep, session: SessionDep) -> TokenPairOut:
     user, pair = await service.register(
-        request.app.state.resources,
+        resources,
         session,
         email=body.email,
         password=body.password,
@@ -60,9 +61,11 @@ async def register(body: RegisterIn, request: Request, session: SessionDep) -> T
 
 
 @router.post("/login")
-async def login(body: LoginIn, request: Request, session: SessionDep) -> TokenPairOut:
+async def login(
+    body: LoginIn, request: Request, resources: ResourcesDep, session: SessionDep
+) -> TokenPairOut:
     user, pair = await service.login(
-        request.app.state.resources,
+        resources,
         session,
         email=body.email,
         password=body.password,
@@ -72,14 +75,14 @@ async def login(body: LoginIn, request: Request, session: SessionDep) -> TokenPa
 
 
 @router.post("/refresh")
-async def refresh(body: RefreshIn, request: Request) -> TokenPairOut:
-    user, pair = await service.refresh(request.app.state.resources, body.refresh_token)
+async def refresh(body: RefreshIn, resources: ResourcesDep) -> TokenPairOut:
+    user, pair = await service.refresh(resources, body.refresh_token)
     return _pair_out(user, pair)
 
 
 @router.post("/logout", status_code=204)
-async def logout(principal: CurrentUser, request: Request, session: SessionDep) -> Response:
-    await service.logout(request.app.state.resources, session, principal)
+async def logout(principal: CurrentUser, resources: ResourcesDep, session: SessionDep) -> Response:
+    await service.logout(resources, session, principal)
     return Response(status_code=204)
 
 
@@ -93,7 +96,7 @@ async def me(principal: CurrentUser, session: SessionDep) -> UserOut:
     responses={401: {"description": '{"valid": false, "error": {"code", "message"}}'}},
 )
 async def validate_token_and_get_user(
-    request: Request,
+    resources: ResourcesDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
     body: Annotated[ValidateIn | None, Body()] = None,
@@ -105,9 +108,7 @@ async def validate_token_and_get_user(
             raise Unauthorized(
                 "no token given (Bearer header or {token})", code="not_authenticated"
             )
-        principal = await service.authenticate_user_token(
-            request.app.state.resources, session, token
-        )
+        principal = await service.authenticate_user_token(resources, session, token)
         user = await service.get_user(session, principal)
     except Unauthorized as exc:
         error = {"code": exc.code, "message": exc.message}

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tokenomist import __version__
+from tokenomist.kit.resources import ResourcesDep
 from tokenomist.realtime.protocol import PROTOCOL_VERSION, SUBPROTOCOL
 
 router = APIRouter(prefix="/api/v1", tags=["discovery"])
@@ -28,8 +29,8 @@ CAPABILITIES = [
 
 
 @router.get("/discovery")
-async def discovery(request: Request) -> dict[str, Any]:
-    settings = request.app.state.resources.settings
+async def discovery(request: Request, resources: ResourcesDep) -> dict[str, Any]:
+    settings = resources.settings
     http = str(request.base_url).rstrip("/")
     ws = ("wss:" if http.startswith("https:") else "ws:") + http.split(":", 1)[1]
     return {

@@ -1,5 +1,10 @@
 """The process's resources, built in the app lifespan (never at import) and closed there.
 
+``Resources`` is the app's typed state: the storage tiers, then the domain services each
+domain's lifecycle starts (bus, pricer, run manager, LLM, run control). Endpoints reach it
+through ``ResourcesDep``, never through ``app.state``. The domain types are named for the type
+checker only: at run time this lower layer imports nothing above it.
+
 Start-up validation: each dependency is opened and pinged within ``startup_timeout_s``; a
 required one failing stops start-up with one line naming it, its URL (password masked) and the
 real cause. Redis is optional: unreachable at start, the app serves on the in-process fallback
@@ -12,17 +17,27 @@ import asyncio
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import structlog
+from fastapi import Depends
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
 
 from tokenomist.kit import analytics as analytics_mod
 from tokenomist.kit import db
 from tokenomist.kit.cache import Cache, MemoryCache, ResilientCache, build_cache
+from tokenomist.kit.errors import DependencyDown
 from tokenomist.kit.metrics import Metrics
 from tokenomist.kit.netdiag import classify, mask_url
 from tokenomist.settings import Settings
+
+if TYPE_CHECKING:
+    from tokenomist.analyst.llm.base import LLMProvider
+    from tokenomist.analyst.service import RunManager
+    from tokenomist.realtime.bus import EventBus
+    from tokenomist.realtime.runs import RunControl
+    from tokenomist.usage.pricing import Pricer
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -42,15 +57,51 @@ class Resources:
     metrics: Metrics
     jwt_secret: str
     started_at: float = field(default_factory=time.monotonic)
-    # Domain services attached by the lifespan (event bus, run manager, ...).
-    services: dict[str, Any] = field(default_factory=dict)
+    # Domain services: each is set by its domain's lifecycle ``start`` and cleared by ``stop``
+    # (realtime: bus; usage: pricer; analyst: run_manager, llm, runs). Read them through the
+    # ``require_*`` accessors, which answer 503 naming the service while it is not running.
+    bus: EventBus | None = None
+    pricer: Pricer | None = None
+    run_manager: RunManager | None = None
+    llm: LLMProvider | None = None
+    runs: RunControl | None = None
 
     @property
     def database_url(self) -> str:
         return self.settings.resolved_database_url
 
+    def require_bus(self) -> EventBus:
+        return _running(self.bus, "the run event bus")
+
+    def require_pricer(self) -> Pricer:
+        return _running(self.pricer, "the pricer")
+
+    def require_run_manager(self) -> RunManager:
+        return _running(self.run_manager, "the analyst", "analyst_down")
+
+    def require_llm(self) -> LLMProvider:
+        return _running(self.llm, "the analyst's language model")
+
+    def require_runs(self) -> RunControl:
+        return _running(self.runs, "the analyst", "analyst_down")
+
     def org_usage(self, org_id: str) -> analytics_mod.OrgAnalytics:
         return analytics_mod.OrgAnalytics(self.analytics, org_id)
+
+
+def _running(service: T | None, what: str, code: str = "service_not_running") -> T:
+    if service is None:
+        raise DependencyDown(f"{what} is not running on this server", code=code)
+    return service
+
+
+def get_resources(conn: HTTPConnection) -> Resources:
+    """The one reader of ``app.state`` for requests and WebSockets alike."""
+    resources: Resources = conn.app.state.resources
+    return resources
+
+
+ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
 async def _within(name: str, url: str, bound_s: float, step: Awaitable[T]) -> T:

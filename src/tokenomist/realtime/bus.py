@@ -31,7 +31,6 @@ from tokenomist.realtime.protocol import ServerEvent, utc_now_iso, validate_even
 
 if TYPE_CHECKING:
     from tokenomist.realtime.bus_redis import RedisStreamBus
-    from tokenomist.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -330,23 +329,3 @@ class ResilientBus:
     async def close(self) -> None:
         await self.primary.close()
         await self.mirror.close()
-
-
-def build_bus(settings: Settings) -> MemoryBus | ResilientBus:
-    mirror = MemoryBus(
-        settings.bus_max_events_per_run, settings.bus_ttl_s, max_runs=settings.bus_max_runs
-    )
-    if not settings.redis_url:
-        return mirror
-    from tokenomist.realtime.bus_redis import RedisStreamBus
-
-    primary = RedisStreamBus(
-        settings.redis_url,
-        prefix=settings.cache_prefix,
-        max_events=settings.bus_max_events_per_run,
-        ttl_s=settings.bus_ttl_s,
-        block_ms=settings.bus_block_ms,
-        max_connections=settings.bus_redis_max_connections,
-        timeout_s=min(settings.startup_timeout_s, 2.0),
-    )
-    return ResilientBus(primary, mirror, mirror_ttl_s=settings.bus_mirror_ttl_s)

@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
+from tokenomist.auth.principal import Principal
 from tokenomist.kit.errors import TokenomistError, Unauthorized
 from tokenomist.kit.resources import Resources
 from tokenomist.realtime import limits
@@ -41,17 +42,18 @@ from tokenomist.realtime.protocol import (
 )
 
 log = structlog.get_logger(__name__)
-FINISHED = frozenset({"completed", "failed", "cancelled"})  # run statuses (DESIGN §4)
 # How often an open socket re-checks that its login was not ended (logout, refresh-token
 # reuse) while the client sends nothing; every client frame is checked as it arrives.
 REVOCATION_CHECK_S = 30.0
 
 
 class Connection:
-    def __init__(self, websocket: WebSocket, resources: Resources, principal: Any) -> None:
+    def __init__(self, websocket: WebSocket, resources: Resources, principal: Principal) -> None:
         self.ws = websocket
         self.resources = resources
         self.principal = principal
+        if principal.user_id is None:  # the handshake accepts user access tokens only
+            raise ValueError("a WebSocket connection belongs to a user")
         self.user_id: str = principal.user_id
         self.id = uuid.uuid4().hex
         self._send_lock = asyncio.Lock()
@@ -207,24 +209,21 @@ class Connection:
             await self.send_error(ErrorCode.internal_error, f"{frame.type} failed on the server")
 
     async def _user_message(self, frame: UserMessage) -> None:
-        from tokenomist.analyst import service as analyst_service
-
         try:
-            handle = await analyst_service.start_run(
+            run_id = await self.resources.require_runs().start(
                 self.resources, self.principal, frame.content, frame.thread_id
             )
         except TokenomistError as exc:
             await self.send_error(exc.code, exc.message, client_message_id=frame.client_message_id)
             return
-        self.follow(handle.run_id, 0)
+        self.follow(run_id, 0)
 
     async def _resume(self, frame: Resume) -> None:
-        from tokenomist.analyst import service as analyst_service
-
         # Ownership comes from the system of record, so it holds on any instance; another
         # user's run is indistinguishable from a missing one.
-        run = await analyst_service.get_run(self.resources, self.principal, frame.run_id)
-        if str(getattr(run, "status", "")) in FINISHED and not await self._events_kept(run.run_id):
+        runs = self.resources.require_runs()
+        finished = await runs.is_finished(self.resources, self.principal, frame.run_id)
+        if finished and not await self._events_kept(frame.run_id):
             # A finished run whose events are gone (TTL, or an in-process bus that restarted)
             # would otherwise be followed forever, waiting for a terminal event.
             await self.send_error(
@@ -238,15 +237,13 @@ class Connection:
 
     async def _events_kept(self, run_id: str) -> bool:
         try:
-            events = await self.resources.services["bus"].replay(run_id, 0)
+            events = await self.resources.require_bus().replay(run_id, 0)
         except BusError:
             return False
         return bool(events) and events[-1].is_terminal
 
     async def _cancel(self, frame: Cancel) -> None:
-        from tokenomist.analyst import service as analyst_service
-
-        await analyst_service.cancel_run(self.resources, self.principal, frame.run_id)
+        await self.resources.require_runs().cancel(self.resources, self.principal, frame.run_id)
 
     # --- forwarding -------------------------------------------------------------------------
 
@@ -265,7 +262,7 @@ class Connection:
         )
 
     async def _forward(self, run_id: str, after_seq: int) -> None:
-        bus = self.resources.services["bus"]
+        bus = self.resources.require_bus()
         try:
             async for event in bus.stream(run_id, after_seq):
                 if (event.seq or 0) <= self.delivered.get(run_id, 0):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
+from tokenomist.kit.resources import ResourcesDep
 from tokenomist.realtime import handshake
 from tokenomist.realtime.connection import Connection
 from tokenomist.realtime.protocol import protocol_schema
@@ -18,8 +19,7 @@ async def protocol() -> dict:
 
 
 @router.websocket("/ws")
-async def websocket_endpoint(websocket: WebSocket) -> None:
-    resources = websocket.app.state.resources
+async def websocket_endpoint(websocket: WebSocket, resources: ResourcesDep) -> None:
     try:
         shake = await handshake.authenticate(websocket, resources)
     except handshake.HandshakeRefused as refused:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from fastapi.responses import JSONResponse
 from starlette.websockets import WebSocket
 
+from tokenomist.auth.principal import Principal
 from tokenomist.kit.errors import Unauthorized, error_body
 from tokenomist.kit.resources import Resources
 from tokenomist.realtime.protocol import BEARER_PREFIX, SUBPROTOCOL
@@ -37,7 +38,7 @@ class HandshakeRefused(Exception):
 
 @dataclass(frozen=True)
 class Handshake:
-    principal: object  # tokenomist.auth.dependencies.Principal
+    principal: Principal
     subprotocol: str | None
 
 

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -26,6 +26,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from tokenomist.settings import Settings
+
+if TYPE_CHECKING:
+    from tokenomist.kit.resources import Resources
 
 console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -222,7 +225,7 @@ def _ingest_local(files: list[Path], org: str, params: dict[str, str]) -> list[F
     return asyncio.run(_load_local(settings, files, org, params))
 
 
-async def _resolve_org(resources: Any, org: str) -> str:
+async def _resolve_org(resources: Resources, org: str) -> str:
     from sqlalchemy import or_, select
 
     from tokenomist.auth.models import Org

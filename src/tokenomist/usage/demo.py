@@ -63,9 +63,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tokenomist.usage.pricing import Pricer, UnitPrices
+
+if TYPE_CHECKING:
+    from tokenomist.kit.resources import Resources
 
 _T = TypeVar("_T")
 STRATEGY_IDS: tuple[str, ...] = (
@@ -543,7 +546,7 @@ def local_demo_credentials(data_dir: Path) -> tuple[str, str | None]:
     return DEMO_EMAIL, (pw_file.read_text().strip() if pw_file.exists() else None)
 
 
-async def seed_demo(resources: Any) -> tuple[str, str]:
+async def seed_demo(resources: Resources) -> tuple[str, str]:
     """Demo org + demo user + the demo workload; idempotent (re-running adds nothing).
 
     The password is kept in the data dir (mode 0600) so it stays the same across restarts."""

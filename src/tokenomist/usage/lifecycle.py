@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import structlog
 
-from tokenomist.kit.resources import StartupError
+from tokenomist.kit.resources import Resources, StartupError
 from tokenomist.usage.pricing import PriceOverrideError, get_pricer
 
 log = structlog.get_logger(__name__)
 
 
-async def start(resources: Any) -> None:
+async def start(resources: Resources) -> None:
     try:
         pricer = get_pricer(resources.settings)
     except PriceOverrideError as exc:
         raise StartupError(f"startup failed: price overrides: {exc}") from exc
-    resources.services["pricer"] = pricer
+    resources.pricer = pricer
     log.info("usage.pricer_ready", prices=pricer.snapshot, overrides=str(pricer.overrides_file))
     if resources.settings.demo:
         from tokenomist.usage.demo import seed_demo
@@ -34,5 +33,5 @@ async def start(resources: Any) -> None:
         log.info("usage.demo_seeded", email=email)
 
 
-async def stop(resources: Any) -> None:
-    resources.services.pop("pricer", None)
+async def stop(resources: Resources) -> None:
+    resources.pricer = None

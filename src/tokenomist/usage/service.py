@@ -18,6 +18,7 @@ import pyarrow as pa
 import structlog
 
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
+from tokenomist.kit.resources import Resources
 from tokenomist.usage import formats, repository
 from tokenomist.usage.formats import ImportOptions, Unparseable
 from tokenomist.usage.pricing import Pricer, get_pricer
@@ -61,9 +62,9 @@ def _org_lock(backend: Any, org_id: str) -> asyncio.Lock:
     return per_backend.setdefault(org_id, asyncio.Lock())
 
 
-def pricer_of(resources: Any) -> Pricer:
-    pricer = resources.services.get("pricer")
-    return pricer if pricer is not None else get_pricer(resources.settings)
+def pricer_of(resources: Resources) -> Pricer:
+    # The CLI's --local mode opens the tiers without the usage lifecycle: price from settings.
+    return resources.pricer if resources.pricer is not None else get_pricer(resources.settings)
 
 
 PARALLEL_MIN_ROWS = 200_000  # below this, splitting costs more than it saves
@@ -86,7 +87,7 @@ def _prepare(parsed: Parsed, pricer: Pricer, source: str, validated=None):
 
 
 async def ingest_parsed(
-    resources: Any,
+    resources: Resources,
     org_id: str,
     parsed: Parsed,
     *,
@@ -119,14 +120,14 @@ async def ingest_parsed(
 
 
 async def ingest_records(
-    resources: Any, org_id: str, records: list[dict], *, source: str
+    resources: Resources, org_id: str, records: list[dict], *, source: str
 ) -> IngestReport:
     """Canonical records (DESIGN §4) → priced rows in ``llm_usage``; invalid ones reported."""
     parsed = await asyncio.to_thread(records_to_parsed, records)
     return await ingest_parsed(resources, org_id, parsed, source=source, fmt="canonical")
 
 
-def check_size(resources: Any, size: int) -> None:
+def check_size(resources: Resources, size: int) -> None:
     limit = resources.settings.max_body_bytes
     if size > limit:
         raise PayloadTooLarge(
@@ -148,7 +149,7 @@ def _parse(module: Any, data: bytes, options: ImportOptions) -> Parsed:
 
 
 async def import_bytes(
-    resources: Any,
+    resources: Resources,
     org_id: str,
     data: bytes,
     *,
@@ -163,7 +164,7 @@ async def import_bytes(
 
 
 async def import_file(
-    resources: Any,
+    resources: Resources,
     org_id: str,
     path: Path,
     *,
@@ -205,7 +206,7 @@ def _has_blank_lines(path: Path) -> bool:
         return mm.find(b"\n\n") >= 0
 
 
-async def _engine_read(resources: Any, path: Path) -> Parsed | None:
+async def _engine_read(resources: Resources, path: Path) -> Parsed | None:
     absolute = await asyncio.to_thread(path.resolve)
     if (await asyncio.to_thread(absolute.stat)).st_size == 0:
         return None
@@ -222,7 +223,7 @@ async def _engine_read(resources: Any, path: Path) -> Parsed | None:
 
 
 async def summary(
-    resources: Any,
+    resources: Resources,
     org_id: str,
     *,
     start: datetime | None,
