@@ -11,6 +11,7 @@ from tokenomist.analyst import repository
 from tokenomist.analyst.catalogue import CatalogueError, get_catalogue
 from tokenomist.analyst.llm import build_provider
 from tokenomist.analyst.service import AnalystRuns, RunManager
+from tokenomist.kit import db
 from tokenomist.kit.db import utcnow
 from tokenomist.kit.resources import Resources, StartupError
 
@@ -36,9 +37,8 @@ async def start(resources: Resources) -> None:
     # Every run has a time limit, so an unfinished run older than it belongs to a process
     # that is gone (this is safe with several instances sharing the database).
     before = utcnow() - timedelta(seconds=settings.analyst_run_timeout_s + 60)
-    async with resources.sessions() as session:
+    async with db.transaction(resources.sessions) as session:
         abandoned = await repository.fail_abandoned(session, before)
-        await session.commit()
     log.info("analyst.ready", llm=llm.describe(), abandoned_runs=abandoned)
 
 

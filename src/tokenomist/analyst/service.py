@@ -32,6 +32,7 @@ from tokenomist.analyst.events import BusSink
 from tokenomist.analyst.pipeline import AgentFailed, run_pipeline
 from tokenomist.analyst.schemas import MAX_QUESTION_CHARS, MessageOut, RunError, RunOut, ThreadOut
 from tokenomist.auth.principal import Principal
+from tokenomist.kit import db
 from tokenomist.kit.db import utcnow
 from tokenomist.kit.errors import (
     Conflict,
@@ -118,7 +119,7 @@ async def start_run(
     manager = _manager(resources)
     settings = resources.settings
     limit = settings.analyst_max_concurrent_runs
-    async with manager.start_lock(user_id), resources.sessions() as session:
+    async with manager.start_lock(user_id), db.transaction(resources.sessions) as session:
         await repository.lock_user(session, user_id)
         since = utcnow() - timedelta(seconds=settings.analyst_run_timeout_s + 60)
         active = await repository.count_unfinished(session, user_id, since)
@@ -147,7 +148,6 @@ async def start_run(
             question=question,
         )
         msg.run_id = run.id
-        await session.commit()
         handle = RunHandle(run.id, thread.id, msg.id)
     manager.launch(
         resources,
@@ -273,7 +273,7 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
         return (time.monotonic() - started) * 1000
 
     async def finish(status: Status, **values: Any) -> None:
-        async with resources.sessions() as session:
+        async with db.transaction(resources.sessions) as session:
             await repository.set_run(
                 session,
                 run_id,
@@ -282,7 +282,6 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
                 duration_ms=round(ms(), 2),
                 **values,
             )
-            await session.commit()
         manager.finishing[user_id].add(run_id)
 
     async def fail(status: Status, code: str, message: str) -> None:
@@ -299,18 +298,17 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
 
     try:
         await sink.emit(*events.run_started(run["thread_id"], run["message_id"]))
-        async with resources.sessions() as session:
+        async with db.transaction(resources.sessions) as session:
             await repository.set_run(
                 session, run_id, status=Status.running.value, started_at=utcnow()
             )
-            await session.commit()
         ctx = build_context(resources, run, sink)
         try:
             async with asyncio.timeout(resources.settings.analyst_run_timeout_s):
                 answer = await run_pipeline(ctx, run["question"])
         except TimeoutError:
             raise RunTimedOut("the run exceeded its time limit") from None
-        async with resources.sessions() as session:
+        async with db.transaction(resources.sessions) as session:
             reply = await repository.add_message(
                 session,
                 run["thread_id"],
@@ -329,7 +327,6 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
                 report=answer.report,
                 reply_message_id=reply.id,
             )
-            await session.commit()
         manager.finishing[user_id].add(run_id)
         await sink.emit(*events.assistant_message(reply.id, answer.content, answer.report))
         await sink.emit(*events.run_completed(Status.completed, ms()))

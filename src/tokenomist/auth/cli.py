@@ -71,13 +71,12 @@ async def _create(
     engine = db.build_engine(settings.resolved_database_url)
     try:
         await upgrade(engine)
-        async with db.session_factory(engine)() as session:
+        async with db.transaction(db.session_factory(engine)) as session:
             existed = await repository.get_user_by_email(session, email) is not None
             user, org = await service.ensure_user(
                 session, email=email, password=password, org_name=org_name, name=name
             )
             result = (not existed, f"{user.email} ({user.role})", (org.id, org.name))
-            await session.commit()
         return result
     finally:
         await engine.dispose()

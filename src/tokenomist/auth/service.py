@@ -20,6 +20,7 @@ from tokenomist.auth import repository as repo
 from tokenomist.auth.models import ApiKey, Org, RefreshToken, User
 from tokenomist.auth.principal import SCOPES, Principal
 from tokenomist.auth.schemas import normalize_email
+from tokenomist.kit import db
 from tokenomist.kit.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from tokenomist.kit.resources import Resources
 
@@ -158,7 +159,10 @@ async def refresh(resources: Resources, refresh_token: str) -> tuple[User, Token
     family is revoked, including its newest refresh token and its live access tokens."""
     settings = resources.settings
     claims = tokens.decode(settings, resources.jwt_secret, refresh_token, expected="refresh")
-    async with resources.sessions() as session:
+    # Its own unit of work (kit.db's rule): a reused token's family revocation must be durable
+    # although the request then fails, so the 401 is raised after the block has committed it.
+    issued: tuple[User, TokenPair] | None = None  # None: the token was reused
+    async with db.transaction(resources.sessions) as session:
         row = await repo.get_refresh_token(session, claims.jti)
         if row is None or row.user_id != claims.sub or row.family_id != claims.fam:
             raise Unauthorized(
@@ -167,23 +171,25 @@ async def refresh(resources: Resources, refresh_token: str) -> tuple[User, Token
         if row.revoked_at is not None:
             raise Unauthorized("refresh token has been revoked", code="token_revoked")
         now, family_id = _now(), row.family_id
-        if not await repo.claim_refresh_token(session, claims.jti, now):
+        if await repo.claim_refresh_token(session, claims.jti, now):
+            user = await repo.get_user(session, claims.sub)
+            if user is None or not user.is_active or user.org_id != claims.org:
+                raise Unauthorized(
+                    "the account no longer exists",
+                    code="token_invalid",
+                    details={"reason": "user"},
+                )
+            issued = user, await _issue_pair(resources, session, user, family_id=family_id)
+        else:
             await session.rollback()  # expires ``row``: use the copied family_id from here on
             await repo.revoke_family(session, family_id, now)
-            await session.commit()
-            await revocation.revoke_family(resources.cache, family_id, settings.access_token_ttl_s)
-            raise Unauthorized(
-                "refresh token was already used; every token of this login is now revoked",
-                code="refresh_token_reused",
-            )
-        user = await repo.get_user(session, claims.sub)
-        if user is None or not user.is_active or user.org_id != claims.org:
-            raise Unauthorized(
-                "the account no longer exists", code="token_invalid", details={"reason": "user"}
-            )
-        pair = await _issue_pair(resources, session, user, family_id=family_id)
-        await session.commit()
-    return user, pair
+    if issued is None:
+        await revocation.revoke_family(resources.cache, family_id, settings.access_token_ttl_s)
+        raise Unauthorized(
+            "refresh token was already used; every token of this login is now revoked",
+            code="refresh_token_reused",
+        )
+    return issued
 
 
 async def logout(resources: Resources, session: AsyncSession, principal: Principal) -> None:

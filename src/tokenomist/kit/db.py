@@ -1,13 +1,17 @@
 """SQL tier: one async engine per process (PostgreSQL via asyncpg, SQLite via aiosqlite).
 
-The request dependency owns the transaction: it commits when the endpoint returns and rolls
-back when it raises. Services only ``flush()``.
+Who owns a transaction, the one rule: inside a request, the request dependency
+(``SessionDep``) does — it commits when the endpoint returns and rolls back when it raises, and
+services only ``flush()``. Work that no request owns (a background run, start-up, the CLI, and
+the refresh that must make a revocation durable before it answers 401) opens its own unit of
+work with ``transaction()``. Nothing else commits; a test keeps it so.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -104,6 +108,19 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
+
+
+@asynccontextmanager
+async def transaction(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A unit of work outside any request: committed when the block ends normally, rolled back
+    when it raises. To keep a write and still fail, leave the block first, then raise."""
+    async with sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

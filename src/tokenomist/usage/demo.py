@@ -566,13 +566,13 @@ async def seed_demo(resources: Resources) -> tuple[str, str]:
         pw_file.touch(mode=0o600)
         pw_file.write_text(password)
     from tokenomist.auth import repository as auth_repository
+    from tokenomist.kit import db
 
-    async with resources.sessions() as session:
+    async with db.transaction(resources.sessions) as session:
         existed = await auth_repository.get_user_by_email(session, DEMO_EMAIL) is not None
         _user, org = await auth_service.ensure_user(
             session, email=DEMO_EMAIL, password=password, org_name=DEMO_ORG, name="Demo User"
         )
-        await session.commit()
         org_id = org.id
     if existed and not had_password_file:
         # The user predates this data dir's password file: its password is not ours to show.
