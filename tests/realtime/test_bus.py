@@ -27,8 +27,34 @@ async def bus(cache_backend, make_settings):
     settings = make_settings(cache=cache_backend)
     bus = build_bus(settings)
     assert bus.backend == cache_backend
+    if isinstance(bus, ResilientBus):
+        _name_connections(bus.primary)
     yield bus
     await bus.close()
+
+
+def _name_connections(bus: RedisStreamBus) -> RedisStreamBus:
+    # Before the first command: every connection of this bus then carries the name, so
+    # _reading() can tell its blocked XREAD apart from other clients of the shared server.
+    bus.client.connection_pool.connection_kwargs["client_name"] = f"tk-test-{uuid.uuid4().hex}"
+    return bus
+
+
+async def _reading(bus, run_id: str) -> None:
+    """Wait until a reader of ``run_id`` is waiting for new events (so what is published
+    next reaches it live, not by replay): in process, until the run has a reader; on Redis,
+    until one of the bus's connections is blocked in XREAD. A resilient bus reads a run it
+    publishes itself from its in-process mirror, any other from Redis. Bounded: 10 s."""
+    memory = bus.mirror if isinstance(bus, ResilientBus) else bus
+    redis_bus = bus.primary if isinstance(bus, ResilientBus) else bus
+    async with asyncio.timeout(10):
+        while not (isinstance(memory, MemoryBus) and run_id in memory._readers):
+            if isinstance(redis_bus, RedisStreamBus):
+                name = redis_bus.client.connection_pool.connection_kwargs["client_name"]
+                clients = await redis_bus.client.client_list()
+                if any(c.get("name") == name and "b" in c.get("flags", "") for c in clients):
+                    return
+            await asyncio.sleep(0.005)
 
 
 def _run_id() -> str:
@@ -68,7 +94,7 @@ async def test_stream_replays_then_follows_live_and_ends_after_terminal(bus):
             got.append(e.seq)
 
     reader = asyncio.create_task(read())
-    await asyncio.sleep(0.05)
+    await _reading(bus, run_id)
     await bus.publish(run_id, "agent_thinking", {"agent": "triage", "text": "x"})
     await bus.publish(run_id, "run_failed", {"code": "cancelled", "message": "cancelled"})
     await asyncio.wait_for(reader, 10)
@@ -78,7 +104,7 @@ async def test_stream_replays_then_follows_live_and_ends_after_terminal(bus):
 async def test_stream_started_before_first_event_sees_all(bus):
     run_id = _run_id()
     reader = asyncio.create_task(_collect(bus, run_id))
-    await asyncio.sleep(0.05)
+    await _reading(bus, run_id)
     await _publish_run(bus, run_id, agents=1)
     assert await asyncio.wait_for(reader, 10) == [1, 2, 3, 4]
 
@@ -124,11 +150,11 @@ async def test_memory_runs_expire_after_ttl():
 
 async def test_redis_stream_is_shared_between_two_bus_instances(redis_url, redis_prefix):
     one = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
-    two = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    two = _name_connections(RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200))
     try:
         run_id = _run_id()
         reader = asyncio.create_task(_collect(two, run_id))
-        await asyncio.sleep(0.05)
+        await _reading(two, run_id)
         await one.publish(run_id, "run_started", {"thread_id": "t", "message_id": "m"})
         await two.publish(run_id, "agent_started", AGENT)  # any instance continues the seq
         await one.publish(run_id, "run_completed", {"status": "completed", "duration_ms": 1})
@@ -213,7 +239,7 @@ async def test_stream_of_a_finished_run_from_or_past_its_last_seq_ends(bus):
 
 async def test_redis_tail_of_a_finished_run_from_its_last_seq_ends(redis_url, redis_prefix):
     one = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
-    two = RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200)
+    two = _name_connections(RedisStreamBus(redis_url, prefix=redis_prefix, block_ms=200))
     try:
         run_id = _run_id()
         await _publish_run(one, run_id)
@@ -223,7 +249,7 @@ async def test_redis_tail_of_a_finished_run_from_its_last_seq_ends(redis_url, re
         live = _run_id()
         await one.publish(live, "run_started", {"thread_id": "t", "message_id": "m"})
         reader = asyncio.create_task(_collect(two, live, 9))
-        await asyncio.sleep(0.05)
+        await _reading(two, live)
         await one.publish(live, "run_completed", {"status": "completed", "duration_ms": 1})
         assert await asyncio.wait_for(reader, 5) == []
     finally:
@@ -236,6 +262,6 @@ async def test_memory_reader_ahead_of_a_live_run_ends_with_the_run():
     run_id = _run_id()
     await bus.publish(run_id, "run_started", {"thread_id": "t", "message_id": "m"})
     reader = asyncio.create_task(_collect(bus, run_id, 9))
-    await asyncio.sleep(0.05)
+    await _reading(bus, run_id)
     await bus.publish(run_id, "run_completed", {"status": "completed", "duration_ms": 1})
     assert await asyncio.wait_for(reader, 5) == []
