@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tokenomist.kit.analytics import USAGE_SCHEMA
 from tokenomist.usage.pricing import PROVIDER_ALIASES, SERVICE_TIERS, Pricer
 
 MAX_TOKENS_PER_CALL = 10_000_000  # above this a token count is a unit mistake, not a call
@@ -51,32 +52,14 @@ STRING_FIELDS = (
     "metadata",
 )
 
+# What a format produces: the llm_usage columns a record carries, integers as signed 64-bit (so
+# validation can name a negative count instead of the cast failing), plus the source row.
 RAW_SCHEMA = pa.schema(
-    [
-        ("_row", pa.int64()),
-        ("timestamp", pa.timestamp("ms", tz="UTC")),
-        ("provider", pa.string()),
-        ("model", pa.string()),
-        ("input_tokens", pa.int64()),
-        ("output_tokens", pa.int64()),
-        ("cached_input_tokens", pa.int64()),
-        ("cache_write_tokens", pa.int64()),
-        ("reasoning_tokens", pa.int64()),
-        ("latency_ms", pa.float64()),
-        ("status", pa.string()),
-        ("finish_reason", pa.string()),
-        ("max_tokens", pa.int64()),
-        ("service_tier", pa.string()),
-        ("request_id", pa.string()),
-        ("project", pa.string()),
-        ("feature", pa.string()),
-        ("end_user", pa.string()),
-        ("interactive", pa.bool_()),
-        ("request_fingerprint", pa.string()),
-        ("prefix_fingerprint", pa.string()),
-        ("prefix_tokens", pa.int64()),
-        ("reported_cost_usd", pa.float64()),
-        ("metadata", pa.string()),
+    [("_row", pa.int64())]
+    + [
+        (c.name, pa.int64() if pa.types.is_integer(c.arrow_type) else c.arrow_type)
+        for c in USAGE_SCHEMA
+        if c.origin == "record"
     ]
 )
 
