@@ -270,6 +270,23 @@ def test_a_catalogue_table_for_no_strategy_is_refused(tmp_path: Path):
         load_catalogue(typo)
 
 
+def test_a_section_with_only_defaults_may_be_left_out_of_the_file():
+    from pydantic import ValidationError, create_model
+
+    from tokenomist.analyst.catalogue import _field
+
+    class Quiet(StrategySection):
+        pass
+
+    class Tuned(StrategySection):
+        limit: int
+
+    model = create_model("C", quiet=(Quiet, _field(Quiet)), tuned=(Tuned, _field(Tuned)))
+    assert model.model_validate({"tuned": {"limit": 1}}).quiet == Quiet()
+    with pytest.raises(ValidationError, match="tuned"):
+        model.model_validate({"quiet": {}})
+
+
 def _group(cell, cost, inp, out, bucket=0, **extra):
     provider, model, project, feature = cell
     return {

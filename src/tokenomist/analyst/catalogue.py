@@ -38,7 +38,14 @@ class Catalogue(BaseModel):
         return value
 
 
-_SECTIONS: dict[str, Any] = {s.ID: (s.Section, ...) for s in ORDER}
+def _field(section: type[StrategySection]) -> Any:
+    """A table is required when its model has a required key; otherwise it may be left out."""
+    if any(f.is_required() for f in section.model_fields.values()):
+        return ...
+    return Field(default_factory=section)
+
+
+_SECTIONS: dict[str, Any] = {s.ID: (s.Section, _field(s.Section)) for s in ORDER}
 _MODEL = create_model("Catalogue", __base__=Catalogue, **_SECTIONS)
 
 
