@@ -202,7 +202,7 @@ def reprice(
 ) -> dict[K, Repriced]:
     """Total ``priced_groups`` rows per key, at their stored cost and at the alternative's unit
     prices. A row whose key is None (not eligible) or whose alternative is unpriced is left
-    out. Rows are added in query order, so totals are the same on every run."""
+    out. Rows are added in the order the query returned them (float sums depend on it)."""
     out: dict[K, Repriced] = {}
     for g in groups:
         key = key_of(g)
