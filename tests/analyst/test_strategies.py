@@ -13,8 +13,18 @@ from tests.analyst.conftest import ask, demo_workload, load, register
 from tokenomist.analyst import lifecycle as analyst_lifecycle
 from tokenomist.analyst.catalogue import CatalogueError, load_catalogue
 from tokenomist.analyst.query import Window
-from tokenomist.analyst.strategies import ORDER
-from tokenomist.analyst.strategies.base import CellSaving, CellStats, Finding
+from tokenomist.analyst.strategies import KINDS, ORDER, REGISTRY
+from tokenomist.analyst.strategies.base import (
+    CellSaving,
+    CellStats,
+    Finding,
+    PriceBuckets,
+    Repriced,
+    StrategySection,
+    reprice,
+    same_cell,
+    saving_cells,
+)
 from tokenomist.analyst.strategies.combine import combine
 from tokenomist.kit.resources import StartupError, close_resources, open_resources
 from tokenomist.usage import service as usage_service
@@ -232,3 +242,93 @@ async def test_a_failed_truncated_attempt_is_counted_once(embedded_server):
     assert "truncation" not in by_id
     assert plan["savings_usd"] == pytest.approx(failed, abs=1e-3)  # the retries still cost
     assert plan["savings_pct"] < 60
+
+
+def test_the_registry_combines_removals_then_repricing_then_discounts():
+    ranks = [KINDS.index(r.kind) for r in REGISTRY]
+    assert ranks == sorted(ranks), [(r.strategy.ID, r.kind) for r in REGISTRY]
+    ids = [r.strategy.ID for r in REGISTRY]
+    assert len(set(ids)) == len(ids)
+    for i, r in enumerate(REGISTRY):
+        if r.instead_of is not None:  # an alternative to a strategy applied before it
+            assert r.instead_of in ids[:i], r.strategy.ID
+
+
+def test_every_strategy_has_its_table_in_the_shipped_catalogue():
+    catalogue = load_catalogue()
+    for strategy in ORDER:
+        assert issubclass(strategy.Section, StrategySection), strategy.ID
+        section = catalogue.section(strategy.ID, strategy.Section)
+        assert section.effort in ("low", "medium", "high")
+        assert section.risk in ("low", "medium", "high")
+
+
+def test_a_catalogue_table_for_no_strategy_is_refused(tmp_path: Path):
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[prompt_cache]\ncache_ttl_s = 60\n")
+    with pytest.raises(CatalogueError, match=r"typo\.toml: prompt_cache: Extra inputs"):
+        load_catalogue(typo)
+
+
+def test_a_section_with_only_defaults_may_be_left_out_of_the_file():
+    from pydantic import ValidationError, create_model
+
+    from tokenomist.analyst.catalogue import _field
+
+    class Quiet(StrategySection):
+        pass
+
+    class Tuned(StrategySection):
+        limit: int
+
+    model = create_model("C", quiet=(Quiet, _field(Quiet)), tuned=(Tuned, _field(Tuned)))
+    assert model.model_validate({"tuned": {"limit": 1}}).quiet == Quiet()
+    with pytest.raises(ValidationError, match="tuned"):
+        model.model_validate({"quiet": {}})
+
+
+def _group(cell, cost, inp, out, bucket=0, **extra):
+    provider, model, project, feature = cell
+    return {
+        "provider": provider, "model": model, "project": project, "feature": feature,
+        "bucket": bucket, "requests": 10, "sum_input_tokens": inp, "sum_output_tokens": out,
+        "sum_cached_input_tokens": 0, "sum_cache_write_tokens": 0, "sum_cost_usd": cost,
+        **extra,
+    }  # fmt: skip
+
+
+def test_reprice_totals_each_eligible_cell_at_the_alternatives_prices():
+    pricer = Pricer()
+    mini = pricer.unit_prices("openai", "gpt-4o-mini")
+    a = ("openai", "gpt-4o", "a", "x")
+    b = ("openai", "gpt-4o", "b", "y")
+    groups = [
+        _group(a, 5.0, 1_000_000, 100_000, tier="standard"),
+        _group(a, 2.5, 500_000, 50_000, tier="standard"),
+        _group(b, 9.0, 1_000_000, 0, tier="standard"),  # not eligible
+        _group(a, 1.0, 1_000, 1_000, tier="unpriced"),  # its alternative has no price
+    ]
+    totals = reprice(
+        groups,
+        PriceBuckets(()),
+        key_of=lambda g: a if g["project"] == "a" else None,
+        prices_of=lambda g: mini if g["tier"] == "standard" else None,
+    )
+    assert set(totals) == {a}
+    assert totals[a].current == 7.5
+    assert totals[a].requests == 20
+    expected = pricer.cost("openai", "gpt-4o-mini", input_tokens=1_500_000, output_tokens=150_000)
+    assert totals[a].alternative == pytest.approx(expected, rel=1e-9)
+    assert totals[a].saving == pytest.approx(7.5 - expected, rel=1e-9)
+
+
+def test_saving_cells_keep_what_gets_cheaper_largest_first():
+    a, b, c = (("p", "m", name, "") for name in "abc")
+    totals = {a: Repriced(10.0, 8.0, 3), b: Repriced(10.0, 12.0, 1), c: Repriced(10.0, 1.0, 2)}
+    cells = saving_cells([a, b, c], totals, same_cell, lambda key, t: {"alt": t.alternative})
+    assert [(x.cell, x.savings_usd, x.affected_spend_usd, x.requests) for x in cells] == [
+        (c, 9.0, 10.0, 2),
+        (a, 2.0, 10.0, 3),
+    ]
+    assert cells[0].detail == {"alt": 1.0}
+    assert saving_cells([("p", "m", "none", "")], totals, same_cell, lambda k, t: {}) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,8 @@ import pytest
 
 from tokenomist.kit.analytics import (
     SCHEMA_STEPS,
+    USAGE_COLUMNS,
+    USAGE_SCHEMA,
     ChdbAnalytics,
     ClickHouseAnalytics,
     DataDirBusy,
@@ -68,6 +71,21 @@ async def test_schema_steps_apply_once(analytics):
         {"db": analytics.database},
     )
     assert {"org_id", "request_id", "prefix_fingerprint", "cost_usd"} <= {c["name"] for c in cols}
+
+
+async def test_the_migrated_table_has_exactly_the_defined_columns(analytics):
+    """The shipped DDL is literal; USAGE_SCHEMA is what ingest derives its staging table, insert
+    list and record schema from. They must describe the same table, column for column."""
+    await migrate(analytics)
+    cols = await analytics.query(
+        "SELECT name, type FROM system.columns WHERE database = {db:String} "
+        "AND table = 'llm_usage' ORDER BY position",
+        {"db": analytics.database},
+    )
+    # LowCardinality is storage: the values written are still of the inner type.
+    table = [(c["name"], re.sub(r"^LowCardinality\((.*)\)$", r"\1", c["type"])) for c in cols]
+    assert table == [(c.name, c.type) for c in USAGE_SCHEMA]
+    assert tuple(n for n, _ in table if n != "ingested_at") == USAGE_COLUMNS
 
 
 async def test_org_scope_reads_only_that_org(analytics):

@@ -61,6 +61,24 @@ def test_unrecognised_input_lists_known_formats():
     assert "azure-trace" in info.value.message
 
 
+def test_every_registered_format_keeps_the_contract():
+    names = [r.format.NAME for r in formats.FORMATS]
+    assert len(set(names)) == len(names)
+    for fmt in (r.format for r in formats.FORMATS):
+        assert fmt.NAME.strip().lower() == fmt.NAME, fmt
+        assert fmt.DESCRIPTION and "\n" not in fmt.DESCRIPTION, fmt.NAME
+        assert formats.get(fmt.NAME) is fmt
+        assert fmt.sniff(b"") is False, fmt.NAME  # nothing to go on: no claim
+    assert list(formats.known()) == names
+
+
+def test_an_input_with_two_formats_markers_goes_to_the_unmistakable_one():
+    # Both the OTLP and the OpenAI-usage sniffs match; OTLP's marker decides.
+    data = b'{"resourceSpans": [], "note": "organization.usage.completions.result"}'
+    assert formats.detect(data).NAME == "otlp"
+    assert formats.openai_usage.sniff(data)
+
+
 def test_canonical_json_array():
     fmt, parsed, rows, errors = load("canonical.json")
     assert (fmt, parsed.total, errors) == ("canonical", 4, [])

@@ -4,80 +4,18 @@ leaves out keep their defaults. A malformed file is refused with the file and ke
 
 from __future__ import annotations
 
-import re
 import tomllib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from tokenomist.analyst.strategies import ORDER
+from tokenomist.analyst.strategies.base import StrategySection
 
 DEFAULT_FILE = Path(__file__).with_name("catalogue.toml")
-_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
-
-Level = Literal["low", "medium", "high"]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    effort: Level = "medium"
-    risk: Level = "low"
-
-
-class Substitution(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    provider: str
-    model: str
-    sibling: str
-
-
-class RightSizing(_Section):
-    max_p90_output_tokens: float = Field(ge=0)
-    max_p90_input_tokens: float = Field(ge=0)
-    max_reasoning_share: float = Field(ge=0, le=1)
-    min_calls: int = Field(ge=1)
-    substitutions: list[Substitution]
-
-
-class CacheProvider(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    min_prefix_tokens: int | None = Field(default=None, ge=1)
-    cache_ttl_s: float | None = Field(default=None, gt=0)
-
-
-class PromptCaching(_Section):
-    min_prefix_tokens: int = Field(ge=1)
-    cache_ttl_s: float = Field(gt=0)
-    providers: dict[str, CacheProvider] = {}
-
-    def min_prefix_for(self, provider: str) -> int:
-        p = self.providers.get(provider)
-        return p.min_prefix_tokens if p and p.min_prefix_tokens else self.min_prefix_tokens
-
-    def ttl_for(self, provider: str) -> float:
-        p = self.providers.get(provider)
-        return p.cache_ttl_s if p and p.cache_ttl_s else self.cache_ttl_s
-
-
-class BatchTier(_Section):
-    tiers: list[Literal["batch", "flex"]]
-    burst_min_days: int = Field(ge=1)
-    burst_max_hours_per_day: float = Field(gt=0)
-    burst_min_calls_per_hour: float = Field(ge=0)
-
-
-class Duplicates(_Section):
-    window_s: float = Field(gt=0)
-
-
-class Truncation(_Section):
-    retry_window_s: float = Field(gt=0)
-    max_tokens_percentile: float = Field(gt=0, le=1)
-
-
-class Arbitrage(_Section):
-    min_savings_pct: float = Field(ge=0, le=100)
-    exclude_providers: list[str] = []
+S = TypeVar("S", bound=StrategySection)
 
 
 class ReportSection(BaseModel):
@@ -86,35 +24,33 @@ class ReportSection(BaseModel):
 
 
 class Catalogue(BaseModel):
+    """The whole file: ``[report]`` and one table per registered strategy, named by its id and
+    validated by its ``Section`` (``_MODEL`` adds those fields)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     report: ReportSection
-    model_right_sizing: RightSizing
-    prompt_caching: PromptCaching
-    batch_tier: BatchTier
-    duplicate_requests: Duplicates
-    error_waste: _Section
-    truncation: Truncation
-    provider_arbitrage: Arbitrage
 
-    def section(self, strategy_id: str) -> _Section:
-        return getattr(self, strategy_id)
+    def section(self, strategy_id: str, model: type[S]) -> S:
+        """A strategy's table, as its own model."""
+        value = getattr(self, strategy_id)
+        if not isinstance(value, model):
+            raise TypeError(f"catalogue table {strategy_id!r} is not a {model.__name__}")
+        return value
 
-    def sibling(self, provider: str, model: str) -> str | None:
-        """The cheaper sibling the catalogue names for this premium model, if any."""
-        base = normalise_model(model)
-        for s in self.model_right_sizing.substitutions:
-            if s.provider == provider and s.model in (model, base):
-                return s.sibling
-        return None
+
+def _field(section: type[StrategySection]) -> Any:
+    """A table is required when its model has a required key; otherwise it may be left out."""
+    if any(f.is_required() for f in section.model_fields.values()):
+        return ...
+    return Field(default_factory=section)
+
+
+_SECTIONS: dict[str, Any] = {s.ID: (s.Section, _field(s.Section)) for s in ORDER}
+_MODEL = create_model("Catalogue", __base__=Catalogue, **_SECTIONS)
 
 
 class CatalogueError(ValueError):
     pass
-
-
-def normalise_model(model: str) -> str:
-    """A model id without its trailing release date (gpt-4o-2024-08-06 -> gpt-4o)."""
-    return _DATE_SUFFIX.sub("", model.strip().lower())
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -141,7 +77,7 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
     if path is not None:
         raw = _merge(raw, _read(path))
     try:
-        return Catalogue.model_validate(raw)
+        return _MODEL.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()

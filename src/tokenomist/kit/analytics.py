@@ -18,8 +18,9 @@ import re
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
@@ -72,13 +73,73 @@ SCHEMA_STEPS: list[tuple[int, str, str]] = [
     ),
 ]
 
-USAGE_COLUMNS: tuple[str, ...] = (
-    "org_id", "request_id", "timestamp", "provider", "model", "input_tokens", "output_tokens",
-    "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "latency_ms", "status",
-    "finish_reason", "max_tokens", "service_tier", "project", "feature", "end_user",
-    "interactive", "request_fingerprint", "prefix_fingerprint", "prefix_tokens", "cost_usd",
-    "reported_cost_usd", "price_source", "source", "metadata",
-)  # fmt: skip
+
+@dataclass(frozen=True)
+class UsageColumn:
+    """One ``llm_usage`` column: its name, the ClickHouse type ingest writes it as (the table
+    may store it ``LowCardinality`` and give it a ``DEFAULT``), and who supplies it."""
+
+    name: str
+    type: str
+    # "record": parsed from the input; "ingest": added while ingesting (the org, our price,
+    # the source); "engine": filled in by the table itself, never written.
+    origin: Literal["record", "ingest", "engine"] = "record"
+
+    @property
+    def nullable(self) -> bool:
+        return self.type.startswith("Nullable(")
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        base = self.type.removeprefix("Nullable(").removesuffix(")") if self.nullable else self.type
+        return _ARROW_TYPES[base]
+
+
+_ARROW_TYPES = {
+    "String": pa.string(),
+    "UInt64": pa.uint64(),
+    "UInt32": pa.uint32(),
+    "Float64": pa.float64(),
+    "Bool": pa.bool_(),
+    "DateTime64(3, 'UTC')": pa.timestamp("ms", tz="UTC"),
+}
+
+
+# The one definition of the fact table's columns, in table order: ingest's staging table and
+# insert list (usage.repository) and the parsed-record schema (usage.records) derive from it.
+# SCHEMA_STEPS stays literal (a shipped step never changes); a test checks it matches.
+USAGE_SCHEMA: tuple[UsageColumn, ...] = (
+    UsageColumn("org_id", "String", "ingest"),
+    UsageColumn("request_id", "String"),
+    UsageColumn("timestamp", "DateTime64(3, 'UTC')"),
+    UsageColumn("provider", "String"),
+    UsageColumn("model", "String"),
+    UsageColumn("input_tokens", "UInt64"),
+    UsageColumn("output_tokens", "UInt64"),
+    UsageColumn("cached_input_tokens", "UInt64"),
+    UsageColumn("cache_write_tokens", "UInt64"),
+    UsageColumn("reasoning_tokens", "UInt64"),
+    UsageColumn("latency_ms", "Nullable(Float64)"),
+    UsageColumn("status", "String"),
+    UsageColumn("finish_reason", "String"),
+    UsageColumn("max_tokens", "Nullable(UInt32)"),
+    UsageColumn("service_tier", "String"),
+    UsageColumn("project", "String"),
+    UsageColumn("feature", "String"),
+    UsageColumn("end_user", "String"),
+    UsageColumn("interactive", "Nullable(Bool)"),
+    UsageColumn("request_fingerprint", "String"),
+    UsageColumn("prefix_fingerprint", "String"),
+    UsageColumn("prefix_tokens", "UInt64"),
+    UsageColumn("cost_usd", "Nullable(Float64)", "ingest"),
+    UsageColumn("reported_cost_usd", "Nullable(Float64)"),
+    UsageColumn("price_source", "String", "ingest"),
+    UsageColumn("source", "String", "ingest"),
+    UsageColumn("metadata", "String"),
+    UsageColumn("ingested_at", "DateTime64(3, 'UTC')", "engine"),
+)
+# What ingest writes, in table order.
+USAGE_COLUMNS: tuple[str, ...] = tuple(c.name for c in USAGE_SCHEMA if c.origin != "engine")
 
 # Rows come back as JSON objects on both backends, 64-bit integers as numbers; DateTime
 # values as "YYYY-MM-DD hh:mm:ss[.fff]" strings in UTC.

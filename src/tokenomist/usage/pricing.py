@@ -246,9 +246,6 @@ class Pricer:
         found = self._find(provider, model)
         return None if found is None else _granularity(found[1], _TIER_CONTEXT.get(tier))
 
-    def is_time_sensitive(self, provider: str, model: str, service_tier: str = "standard") -> bool:
-        return self.time_granularity(provider, model, service_tier) is not None
-
     def unit_prices(
         self,
         provider: str,

@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from tokenomist.kit.analytics import USAGE_SCHEMA
 from tokenomist.usage.pricing import PROVIDER_ALIASES, SERVICE_TIERS, Pricer
 
 MAX_TOKENS_PER_CALL = 10_000_000  # above this a token count is a unit mistake, not a call
@@ -51,32 +52,14 @@ STRING_FIELDS = (
     "metadata",
 )
 
+# What a format produces: the llm_usage columns a record carries, integers as signed 64-bit (so
+# validation can name a negative count instead of the cast failing), plus the source row.
 RAW_SCHEMA = pa.schema(
-    [
-        ("_row", pa.int64()),
-        ("timestamp", pa.timestamp("ms", tz="UTC")),
-        ("provider", pa.string()),
-        ("model", pa.string()),
-        ("input_tokens", pa.int64()),
-        ("output_tokens", pa.int64()),
-        ("cached_input_tokens", pa.int64()),
-        ("cache_write_tokens", pa.int64()),
-        ("reasoning_tokens", pa.int64()),
-        ("latency_ms", pa.float64()),
-        ("status", pa.string()),
-        ("finish_reason", pa.string()),
-        ("max_tokens", pa.int64()),
-        ("service_tier", pa.string()),
-        ("request_id", pa.string()),
-        ("project", pa.string()),
-        ("feature", pa.string()),
-        ("end_user", pa.string()),
-        ("interactive", pa.bool_()),
-        ("request_fingerprint", pa.string()),
-        ("prefix_fingerprint", pa.string()),
-        ("prefix_tokens", pa.int64()),
-        ("reported_cost_usd", pa.float64()),
-        ("metadata", pa.string()),
+    [("_row", pa.int64())]
+    + [
+        (c.name, pa.int64() if pa.types.is_integer(c.arrow_type) else c.arrow_type)
+        for c in USAGE_SCHEMA
+        if c.origin == "record"
     ]
 )
 
@@ -108,6 +91,8 @@ class RowInvalid(ValueError):
 
 
 # -- row-wise coercion (for JSON records, OTel spans, exports: anything not read by Arrow) ------
+# Formats map their own fields with these: ``as_int("prompt_tokens", row.get("prompt_tokens"))``
+# gives the value or raises RowInvalid naming the field, which becomes that row's error.
 
 
 def parse_timestamp(value: Any) -> datetime:
@@ -138,7 +123,7 @@ def parse_timestamp(value: Any) -> datetime:
 _INT64 = range(-(2**63), 2**63)
 
 
-def _int(name: str, value: Any) -> int | None:
+def as_int(name: str, value: Any) -> int | None:
     """An integer field; one that does not fit the 64-bit column is this row's error (else
     building the batch's columns would fail and take the valid rows down with it)."""
     if value is None or value == "":
@@ -160,7 +145,7 @@ def _int(name: str, value: Any) -> int | None:
     return out
 
 
-def _float(name: str, value: Any) -> float | None:
+def as_float(name: str, value: Any) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -174,7 +159,7 @@ def _float(name: str, value: Any) -> float | None:
     return out
 
 
-def _bool(name: str, value: Any) -> bool | None:
+def as_bool(name: str, value: Any) -> bool | None:
     if value is None or value == "":
         return None
     if isinstance(value, bool):
@@ -186,7 +171,7 @@ def _bool(name: str, value: Any) -> bool | None:
     raise RowInvalid(name, f"must be true or false, got {value!r}")
 
 
-def _str(name: str, value: Any) -> str | None:
+def as_str(name: str, value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -208,13 +193,13 @@ def coerce_record(rec: Any) -> dict[str, Any]:
         raise RowInvalid("", f"a record must be a JSON object, got {type(rec).__name__}")
     row: dict[str, Any] = {"timestamp": parse_timestamp(rec.get("timestamp"))}
     for name in TOKEN_FIELDS:
-        row[name] = _int(name, rec.get(name))
-    row["latency_ms"] = _float("latency_ms", rec.get("latency_ms"))
-    row["reported_cost_usd"] = _float("cost_usd", rec.get("cost_usd"))
-    row["interactive"] = _bool("interactive", rec.get("interactive"))
+        row[name] = as_int(name, rec.get(name))
+    row["latency_ms"] = as_float("latency_ms", rec.get("latency_ms"))
+    row["reported_cost_usd"] = as_float("cost_usd", rec.get("cost_usd"))
+    row["interactive"] = as_bool("interactive", rec.get("interactive"))
     for name in STRING_FIELDS:
         if name != "metadata":
-            row[name] = _str(name, rec.get(name))
+            row[name] = as_str(name, rec.get(name))
     meta = rec.get("metadata")
     if meta is None:
         row["metadata"] = None

@@ -19,57 +19,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tokenomist.kit.analytics import USAGE_TABLE, AnalyticsBackend, OrgAnalytics
+from tokenomist.kit.analytics import (
+    USAGE_COLUMNS,
+    USAGE_SCHEMA,
+    USAGE_TABLE,
+    AnalyticsBackend,
+    OrgAnalytics,
+)
 
-# Columns a staged batch carries (llm_usage minus org_id/ingested_at, plus the source row).
-_STAGE_DDL = """
-    _row                Int64,
-    timestamp           DateTime64(3, 'UTC'),
-    provider            String,
-    model               String,
-    input_tokens        UInt64,
-    output_tokens       UInt64,
-    cached_input_tokens UInt64,
-    cache_write_tokens  UInt64,
-    reasoning_tokens    UInt64,
-    latency_ms          Nullable(Float64),
-    status              String,
-    finish_reason       String,
-    max_tokens          Nullable(UInt32),
-    service_tier        String,
-    request_id          String,
-    project             String,
-    feature             String,
-    end_user            String,
-    interactive         Nullable(Bool),
-    request_fingerprint String,
-    prefix_fingerprint  String,
-    prefix_tokens       UInt64,
-    cost_usd            Nullable(Float64),
-    reported_cost_usd   Nullable(Float64),
-    price_source        String,
-    source              String,
-    metadata            String
-"""
-STAGE_COLUMNS = tuple(
-    line.split()[0] for line in _STAGE_DDL.strip().splitlines() if line.strip()
-)  # fmt: skip
-_STAGE_TYPES = {
-    "_row": pa.int64(),
-    "timestamp": pa.timestamp("ms", tz="UTC"),
-    "input_tokens": pa.uint64(),
-    "output_tokens": pa.uint64(),
-    "cached_input_tokens": pa.uint64(),
-    "cache_write_tokens": pa.uint64(),
-    "reasoning_tokens": pa.uint64(),
-    "latency_ms": pa.float64(),
-    "max_tokens": pa.uint32(),
-    "interactive": pa.bool_(),
-    "prefix_tokens": pa.uint64(),
-    "cost_usd": pa.float64(),
-    "reported_cost_usd": pa.float64(),
-}
-_NULLABLE = {"latency_ms", "max_tokens", "interactive", "cost_usd", "reported_cost_usd"}
+# A staged batch carries what ingest writes except org_id (added at insert), plus the row it
+# came from (``_row``, for error messages and first-wins de-duplication).
+_STAGED = tuple(c for c in USAGE_SCHEMA if c.origin != "engine" and c.name != "org_id")
+STAGE_COLUMNS = ("_row", *(c.name for c in _STAGED))
+_STAGE_TYPES = {"_row": pa.int64(), **{c.name: c.arrow_type for c in _STAGED}}
+_NULLABLE = {c.name for c in _STAGED if c.nullable}
 
 # A record sent without request_id gets one derived from its content, so re-sending the same
 # record is recognised as the same call.
@@ -78,14 +41,6 @@ _DERIVED_ID = """concat('auto-', lower(hex(sipHash128(
     cache_write_tokens, reasoning_tokens, status, finish_reason, service_tier, project, feature,
     end_user, request_fingerprint, prefix_fingerprint, prefix_tokens,
     ifNull(toString(latency_ms), ''), ifNull(toString(max_tokens), '')))))"""
-
-_INSERT_COLUMNS = (
-    "org_id", "request_id", "timestamp", "provider", "model", "input_tokens", "output_tokens",
-    "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "latency_ms", "status",
-    "finish_reason", "max_tokens", "service_tier", "project", "feature", "end_user",
-    "interactive", "request_fingerprint", "prefix_fingerprint", "prefix_tokens", "cost_usd",
-    "reported_cost_usd", "price_source", "source", "metadata",
-)  # fmt: skip
 
 
 def to_stage_table(table: pa.Table, source: str) -> pa.Table:
@@ -97,7 +52,7 @@ def to_stage_table(table: pa.Table, source: str) -> pa.Table:
             cols.append(pa.array([source] * n, pa.string()) if n else pa.array([], pa.string()))
             continue
         col = table.column(name)
-        typ = _STAGE_TYPES.get(name, pa.string())
+        typ = _STAGE_TYPES[name]
         if name not in _NULLABLE:
             if name == "metadata":
                 col = pc.fill_null(col, "{}")
@@ -143,7 +98,7 @@ async def store(backend: AnalyticsBackend, org_id: str, stage: pa.Table) -> Stor
         rows = stage.drop_columns(["_row"]).append_column(
             "org_id", pa.array([org_id] * inserted, pa.string())
         )
-        await backend.insert_arrow(USAGE_TABLE, rows.select(list(_INSERT_COLUMNS)))
+        await backend.insert_arrow(USAGE_TABLE, rows.select(list(USAGE_COLUMNS)))
     return StoreResult(
         inserted=inserted,
         duplicates=n - inserted,
@@ -204,13 +159,7 @@ async def _known_ids(backend: AnalyticsBackend, org_id: str, ids: Any) -> pa.Arr
 
 
 def _stage_fields() -> list[tuple[str, str]]:
-    out = []
-    for line in _STAGE_DDL.strip().splitlines():
-        line = line.strip().rstrip(",")
-        if line:
-            col, typ = line.split(None, 1)
-            out.append((col, typ))
-    return out
+    return [("_row", "Int64"), *((c.name, c.type) for c in _STAGED)]
 
 
 # -- engine-side file reading ---------------------------------------------------------------

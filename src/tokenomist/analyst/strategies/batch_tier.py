@@ -7,20 +7,25 @@ calls an hour). Flagged traffic is high confidence; inferred traffic medium."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import Field
 
 from tokenomist.analyst.strategies.base import (
-    SUMS_SQL,
+    CellKey,
     CellSaving,
     Finding,
     PriceBuckets,
+    Repriced,
     StrategyEnv,
-    Tokens,
+    StrategySection,
     cell_of,
     describe_cell,
+    priced_groups,
+    reprice,
+    saving_cells,
     usd,
 )
-from tokenomist.analyst.strategies.base import group_cost as _cost
 
 ID = "batch_tier"
 TITLE = "Run non-interactive work on the batch tier"
@@ -29,10 +34,19 @@ CANDIDATES = (
     "AND (interactive = false OR (interactive IS NULL AND end_user = ''))"
 )
 
+Key = tuple[CellKey, bool]  # a cell's traffic, flagged non-interactive or inferred so
+
+
+class Section(StrategySection):
+    tiers: list[Literal["batch", "flex"]]
+    burst_min_days: int = Field(ge=1)
+    burst_max_hours_per_day: float = Field(gt=0)
+    burst_min_calls_per_hour: float = Field(ge=0)
+
 
 async def find(env: StrategyEnv) -> Finding | None:
-    section = env.catalogue.batch_tier
-    tier_of = {}
+    section = env.catalogue.section(ID, Section)
+    tier_of: dict[tuple[str, str], str] = {}
     for provider, model in env.models:
         offered = (t for t in section.tiers if env.pricer.supports_tier(provider, model, t))
         tier = next(offered, None)
@@ -44,8 +58,44 @@ async def find(env: StrategyEnv) -> Finding | None:
         [env.pricer.unit_prices(p, m, t) for (p, m), t in tier_of.items()]
         + [env.pricer.unit_prices(p, m) for (p, m) in tier_of]
     )
-    bucket_sql, bucket_params = buckets.sql()
     cond, params = env.where(CANDIDATES)
+    eligible = await _eligible(env, section, tier_of, cond, params)
+    if not eligible:
+        return None
+    groups = await priced_groups(
+        env, cond, params, buckets, "flagged", "interactive IS NOT NULL AS flagged"
+    )
+    totals = reprice(
+        groups,
+        buckets,
+        key_of=lambda g: key if (key := (cell_of(g), bool(g["flagged"]))) in eligible else None,
+        prices_of=lambda g: env.pricer.unit_prices(
+            g["provider"], g["model"], tier_of[(g["provider"], g["model"])]
+        ),
+    )
+
+    def detail(key: Key, total: Repriced) -> dict[str, Any]:
+        cell, flagged = key
+        return {
+            "tier": tier_of[(cell[0], cell[1])],
+            "non_interactive_by": "interactive=false" if flagged else "scheduled bursts",
+            "calls": env.calls(cell),
+            "cost_on_tier_usd": round(total.alternative, 6),
+            **eligible[key],
+        }
+
+    cells = saving_cells(eligible, totals, lambda key: key[0], detail)
+    return _finding(section, cells) if cells else None
+
+
+async def _eligible(
+    env: StrategyEnv,
+    section: Section,
+    tier_of: dict[tuple[str, str], str],
+    cond: str,
+    params: dict[str, Any],
+) -> dict[Key, dict[str, Any]]:
+    """The candidate traffic that is non-interactive: flagged so, or in scheduled bursts."""
     profiles = await env.usage.query(
         f"""
         SELECT provider, model, project, feature, interactive IS NOT NULL AS flagged,
@@ -57,9 +107,8 @@ async def find(env: StrategyEnv) -> Finding | None:
         """,
         params,
     )
-    eligible: dict = {}
+    eligible: dict[Key, dict[str, Any]] = {}
     for r in profiles:
-        key = cell_of(r)
         if (r["provider"], r["model"]) not in tier_of:
             continue
         hours_per_day = r["hours"] / r["days"]
@@ -70,65 +119,15 @@ async def find(env: StrategyEnv) -> Finding | None:
             and calls_per_hour >= section.burst_min_calls_per_hour
         )
         if r["flagged"] or bursty:
-            eligible[(key, bool(r["flagged"]))] = {
+            eligible[(cell_of(r), bool(r["flagged"]))] = {
                 "active_days": int(r["days"]),
                 "active_hours_per_day": round(hours_per_day, 2),
                 "calls_per_active_hour": round(calls_per_hour, 1),
             }
-    if not eligible:
-        return None
+    return eligible
 
-    params.update(bucket_params)
-    groups = await env.usage.query(
-        f"""
-        SELECT provider, model, project, feature, interactive IS NOT NULL AS flagged,
-               {bucket_sql} AS bucket, {SUMS_SQL}, sum(cost_usd) AS sum_cost_usd
-        FROM {{usage}} WHERE {cond}
-        GROUP BY provider, model, project, feature, flagged, bucket
-        """,
-        params,
-    )
-    current: dict = defaultdict(float)
-    alternative: dict = defaultdict(float)
-    requests: dict = defaultdict(int)
-    for g in groups:
-        key, flagged = cell_of(g), bool(g["flagged"])
-        if (key, flagged) not in eligible:
-            continue
-        tier = tier_of[(g["provider"], g["model"])]
-        prices = env.pricer.unit_prices(g["provider"], g["model"], tier)
-        if prices is None:
-            continue
-        tokens = Tokens.from_row(g)
-        current[(key, flagged)] += float(g["sum_cost_usd"])
-        alternative[(key, flagged)] += _cost(
-            prices, tokens, buckets.representative_input(int(g["bucket"]))
-        )
-        requests[(key, flagged)] += tokens.requests
 
-    cells = []
-    for (key, flagged), profile in eligible.items():
-        saving = current[(key, flagged)] - alternative[(key, flagged)]
-        if saving <= 0:
-            continue
-        cells.append(
-            CellSaving(
-                cell=key,
-                affected_spend_usd=current[(key, flagged)],
-                savings_usd=saving,
-                requests=requests[(key, flagged)],
-                detail={
-                    "tier": tier_of[(key[0], key[1])],
-                    "non_interactive_by": "interactive=false" if flagged else "scheduled bursts",
-                    "calls": env.calls(key),
-                    "cost_on_tier_usd": round(alternative[(key, flagged)], 6),
-                    **profile,
-                },
-            )
-        )
-    if not cells:
-        return None
-    cells.sort(key=lambda c: c.savings_usd, reverse=True)
+def _finding(section: Section, cells: list[CellSaving]) -> Finding:
     inferred = [c for c in cells if c.detail["non_interactive_by"] != "interactive=false"]
     assumptions = [
         "Results of this traffic can wait for the provider's batch window (up to 24 h).",

@@ -1,8 +1,8 @@
 """Combining strategies without double counting.
 
 Every strategy reports its standalone saving per cell (provider, model, project, feature).
-The cells' spend is then consumed in ``strategies.ORDER``, each strategy applied to what the
-previous ones left in that cell:
+The cells' spend is then consumed in ``strategies.REGISTRY`` order, each strategy applied to
+what the previous ones left in that cell, as its registered kind says:
 
 1. Removals — ``error_waste``, ``duplicate_requests``, ``truncation``. Their calls are
    disjoint by construction (failed calls; repeats of a complete successful answer;
@@ -25,11 +25,11 @@ from collections import defaultdict
 from typing import Any
 
 from tokenomist.analyst.query import Window
-from tokenomist.analyst.strategies import ORDER
+from tokenomist.analyst.strategies import REGISTRY
 from tokenomist.analyst.strategies.base import CellKey, CellStats, Finding
 
-REMOVALS = frozenset({"error_waste", "duplicate_requests", "truncation"})
-ALTERNATIVES = {"provider_arbitrage": "model_right_sizing"}  # skipped where the other applied
+_RANK = {r.strategy.ID: i for i, r in enumerate(REGISTRY)}
+_REGISTERED = {r.strategy.ID: r for r in REGISTRY}
 
 
 def combine(
@@ -41,10 +41,9 @@ def combine(
 ) -> list[dict[str, Any]]:
     """Strategies (report shape) with ``savings_usd`` net of the ones before them, ranked by
     monthly savings. Findings below the noise floor (standalone, per month) are dropped."""
-    rank = {m.ID: i for i, m in enumerate(ORDER)}
     kept = sorted(
         (f for f in findings if window.monthly(f.savings_usd) >= min_monthly_savings_usd),
-        key=lambda f: rank[f.id],
+        key=lambda f: _RANK[f.id],
     )
     remaining: dict[CellKey, float] = defaultdict(float)
     for key, stats in cells.items():
@@ -52,13 +51,14 @@ def combine(
     taken: dict[str, set[CellKey]] = defaultdict(set)
     out: list[dict[str, Any]] = []
     for finding in kept:
+        registered = _REGISTERED[finding.id]
         scope = []
         for c in finding.cells:
             base = cells[c.cell].spend_usd if c.cell in cells else c.affected_spend_usd
-            other = ALTERNATIVES.get(finding.id)
+            other = registered.instead_of
             if other and c.cell in taken[other]:
                 incremental = 0.0
-            elif finding.id in REMOVALS:
+            elif registered.kind == "removal":
                 incremental = min(c.savings_usd, remaining[c.cell])
             else:
                 share = min(c.savings_usd / base, 1.0) if base > 0 else 0.0
@@ -77,28 +77,33 @@ def combine(
                     **c.detail,
                 }
             )
-        savings = sum(s["savings_usd"] for s in scope)
-        out.append(
-            {
-                "id": finding.id,
-                "title": finding.title,
-                "scope": scope,
-                "affected_spend_usd": _money(finding.affected_spend_usd),
-                "standalone_savings_usd": _money(finding.savings_usd),
-                "savings_usd": _money(savings),
-                "monthly_savings_usd": _money(window.monthly(savings)),
-                "savings_pct": round(savings / spend_usd * 100, 2) if spend_usd > 0 else 0.0,
-                "confidence": finding.confidence,
-                "assumptions": finding.assumptions,
-                "evidence": finding.evidence,
-                "risk": finding.risk,
-                "effort": finding.effort,
-                "actions": finding.actions,
-            }
-        )
+        out.append(_strategy(finding, scope, window, spend_usd))
     out = [s for s in out if s["savings_usd"] > 0]
     out.sort(key=lambda s: s["monthly_savings_usd"], reverse=True)
     return out
+
+
+def _strategy(
+    finding: Finding, scope: list[dict[str, Any]], window: Window, spend_usd: float
+) -> dict[str, Any]:
+    """One strategy in the report's shape, its savings the sum of its cells' incremental ones."""
+    savings = sum(s["savings_usd"] for s in scope)
+    return {
+        "id": finding.id,
+        "title": finding.title,
+        "scope": scope,
+        "affected_spend_usd": _money(finding.affected_spend_usd),
+        "standalone_savings_usd": _money(finding.savings_usd),
+        "savings_usd": _money(savings),
+        "monthly_savings_usd": _money(window.monthly(savings)),
+        "savings_pct": round(savings / spend_usd * 100, 2) if spend_usd > 0 else 0.0,
+        "confidence": finding.confidence,
+        "assumptions": finding.assumptions,
+        "evidence": finding.evidence,
+        "risk": finding.risk,
+        "effort": finding.effort,
+        "actions": finding.actions,
+    }
 
 
 def _money(value: float) -> float:

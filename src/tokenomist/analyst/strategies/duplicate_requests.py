@@ -9,12 +9,18 @@ Retries after an error or a truncated answer are not duplicates: no cache could 
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import Field
+
 from tokenomist.analyst.strategies.base import (
     CellSaving,
     Finding,
     StrategyEnv,
+    StrategySection,
     cell_of,
     describe_cell,
+    removal,
     usd,
 )
 
@@ -22,8 +28,32 @@ ID = "duplicate_requests"
 TITLE = "Cache responses to repeated identical requests"
 
 
+class Section(StrategySection):
+    window_s: float = Field(gt=0)
+
+
 async def find(env: StrategyEnv) -> Finding | None:
-    section = env.catalogue.duplicate_requests
+    section = env.catalogue.section(ID, Section)
+    rows = await _repeats(env, section)
+    if not rows:
+        return None
+    cells = []
+    for r in rows:
+        calls = env.calls(cell_of(r))
+        detail = {
+            "repeats": int(r["repeats"]),
+            "distinct_requests_repeated": int(r["fingerprints"]),
+            "calls": calls,
+            "repeat_share": round(r["repeats"] / calls, 4) if calls else None,
+            "median_gap_s": round(float(r["median_gap_s"]), 1),
+            "unpriced_repeats": int(r["unpriced_repeats"]),
+        }
+        cells.append(removal(r, "repeats_usd", "repeats", detail))
+    return _finding(section, cells)
+
+
+async def _repeats(env: StrategyEnv, section: Section) -> list[dict[str, Any]]:
+    """Per cell, the calls that repeat a complete answer within the window, and their cost."""
     complete, params = env.where(
         "status = 'success' AND finish_reason != 'length' AND request_fingerprint != ''"
     )
@@ -34,7 +64,7 @@ async def find(env: StrategyEnv) -> Finding | None:
         f"WHERE {complete} GROUP BY request_fingerprint HAVING count() > 1)"
     )
     params["dup_window_ms"] = int(section.window_s * 1000)
-    rows = await env.usage.query(
+    return await env.usage.query(
         f"""
         SELECT provider, model, project, feature,
                count() AS repeats,
@@ -65,28 +95,9 @@ async def find(env: StrategyEnv) -> Finding | None:
         """,
         params,
     )
-    if not rows:
-        return None
-    cells = []
-    for r in rows:
-        key = cell_of(r)
-        calls = env.calls(key)
-        cells.append(
-            CellSaving(
-                cell=key,
-                affected_spend_usd=float(r["repeats_usd"]),
-                savings_usd=float(r["repeats_usd"]),
-                requests=int(r["repeats"]),
-                detail={
-                    "repeats": int(r["repeats"]),
-                    "distinct_requests_repeated": int(r["fingerprints"]),
-                    "calls": calls,
-                    "repeat_share": round(r["repeats"] / calls, 4) if calls else None,
-                    "median_gap_s": round(float(r["median_gap_s"]), 1),
-                    "unpriced_repeats": int(r["unpriced_repeats"]),
-                },
-            )
-        )
+
+
+def _finding(section: Section, cells: list[CellSaving]) -> Finding:
     hours = section.window_s / 3600
     return Finding(
         id=ID,

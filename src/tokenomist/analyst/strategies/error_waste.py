@@ -2,23 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tokenomist.analyst.strategies.base import (
     CellSaving,
     Finding,
     StrategyEnv,
-    cell_of,
+    StrategySection,
     describe_cell,
+    removal,
     usd,
 )
 
 ID = "error_waste"
 TITLE = "Stop paying for failed calls"
 SYSTEMATIC_ERROR_RATE = 0.05  # above this share a cell's failures are a pattern, not noise
+Section = StrategySection  # effort and risk only
 
 
 async def find(env: StrategyEnv) -> Finding | None:
+    rows = await _billed_failures(env)
+    if not rows:
+        return None
+    cells = []
+    for r in rows:
+        detail = {
+            "calls": int(r["calls"]),
+            "failed_calls": int(r["errors"]),
+            "billed_failed_calls": int(r["billed_errors"]),
+            "error_rate": round(r["errors"] / r["calls"], 4),
+            "wasted_input_tokens": int(r["wasted_input_tokens"]),
+            "wasted_output_tokens": int(r["wasted_output_tokens"]),
+            "unpriced_failed_calls": int(r["unpriced_errors"]),
+        }
+        cells.append(removal(r, "wasted_usd", "billed_errors", detail))
+    return _finding(env.catalogue.section(ID, Section), cells)
+
+
+async def _billed_failures(env: StrategyEnv) -> list[dict[str, Any]]:
     cond, params = env.where()
-    rows = await env.usage.query(
+    return await env.usage.query(
         f"""
         SELECT provider, model, project, feature,
                count() AS calls,
@@ -36,30 +59,10 @@ async def find(env: StrategyEnv) -> Finding | None:
         """,
         params,
     )
-    if not rows:
-        return None
-    cells = []
-    for r in rows:
-        rate = r["errors"] / r["calls"]
-        cells.append(
-            CellSaving(
-                cell=cell_of(r),
-                affected_spend_usd=float(r["wasted_usd"]),
-                savings_usd=float(r["wasted_usd"]),
-                requests=int(r["billed_errors"]),
-                detail={
-                    "calls": int(r["calls"]),
-                    "failed_calls": int(r["errors"]),
-                    "billed_failed_calls": int(r["billed_errors"]),
-                    "error_rate": round(rate, 4),
-                    "wasted_input_tokens": int(r["wasted_input_tokens"]),
-                    "wasted_output_tokens": int(r["wasted_output_tokens"]),
-                    "unpriced_failed_calls": int(r["unpriced_errors"]),
-                },
-            )
-        )
+
+
+def _finding(section: StrategySection, cells: list[CellSaving]) -> Finding:
     systematic = [c for c in cells if c.detail["error_rate"] >= SYSTEMATIC_ERROR_RATE]
-    section = env.catalogue.error_waste
     return Finding(
         id=ID,
         title=TITLE,

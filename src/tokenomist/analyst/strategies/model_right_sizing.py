@@ -5,40 +5,112 @@ current model - cost of the same tokens (same service tier) on the sibling."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from tokenomist.analyst.query import list_param, split_list
 from tokenomist.analyst.strategies.base import (
-    SUMS_SQL,
+    CellKey,
     CellSaving,
     Finding,
     PriceBuckets,
+    Repriced,
     StrategyEnv,
-    Tokens,
+    StrategySection,
     cell_of,
     describe_cell,
-    group_cost,
+    priced_groups,
+    reprice,
+    same_cell,
+    saving_cells,
     usd,
 )
+from tokenomist.usage.pricing import SERVICE_TIERS
 
 ID = "model_right_sizing"
 TITLE = "Move simple calls to a cheaper model"
 CLASSIFIER_OUTPUT_TOKENS = 50  # p90 outputs this short: labels, ids, yes/no — high confidence
+_DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+class Substitution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: str
+    model: str
+    sibling: str
+
+
+class Section(StrategySection):
+    max_p90_output_tokens: float = Field(ge=0)
+    max_p90_input_tokens: float = Field(ge=0)
+    max_reasoning_share: float = Field(ge=0, le=1)
+    min_calls: int = Field(ge=1)
+    substitutions: list[Substitution]
+
+    def sibling(self, provider: str, model: str) -> str | None:
+        """The cheaper sibling the catalogue names for this premium model, if any."""
+        base = normalise_model(model)
+        for s in self.substitutions:
+            if s.provider == provider and s.model in (model, base):
+                return s.sibling
+        return None
+
+
+def normalise_model(model: str) -> str:
+    """A model id without its trailing release date (gpt-4o-2024-08-06 -> gpt-4o)."""
+    return _DATE_SUFFIX.sub("", model.strip().lower())
 
 
 async def find(env: StrategyEnv) -> Finding | None:
-    section = env.catalogue.model_right_sizing
+    section = env.catalogue.section(ID, Section)
     siblings = {
         (provider, model): sibling
         for provider, model in env.models
-        if (sibling := env.catalogue.sibling(provider, model))
+        if (sibling := section.sibling(provider, model))
         and env.pricer.unit_prices(provider, sibling) is not None
     }
     if not siblings:
         return None
-    models = sorted({m for _, m in siblings})
+    models = list_param(sorted({m for _, m in siblings}))
+    simple = await _simple_cells(env, section, siblings, models)
+    if not simple:
+        return None
+    pairs = [(p, m, t) for (p, m) in siblings for t in SERVICE_TIERS]
+    buckets = PriceBuckets.for_prices(
+        [env.pricer.unit_prices(p, m, t) for p, m, t in pairs]
+        + [env.pricer.unit_prices(p, siblings[(p, m)], t) for p, m, t in pairs]
+    )
+    cond, params = env.where(f"has({split_list('rs_models')}, model) AND cost_usd IS NOT NULL")
+    params["rs_models"] = models
+    totals = reprice(
+        await priced_groups(env, cond, params, buckets),
+        buckets,
+        key_of=lambda g: cell if (cell := cell_of(g)) in simple else None,
+        prices_of=lambda g: env.pricer.unit_prices(
+            g["provider"], siblings[(g["provider"], g["model"])], g["service_tier"]
+        ),
+    )
+
+    def detail(key: CellKey, total: Repriced) -> dict[str, Any]:
+        return {
+            "sibling_model": siblings[(key[0], key[1])],
+            "calls": env.calls(key),
+            "cost_on_sibling_usd": round(total.alternative, 6),
+            **simple[key],
+        }
+
+    cells = saving_cells(simple, totals, same_cell, detail)
+    return _finding(section, cells) if cells else None
+
+
+async def _simple_cells(
+    env: StrategyEnv, section: Section, siblings: dict[tuple[str, str], str], models: str
+) -> dict[CellKey, dict[str, Any]]:
+    """The cells on a model with a sibling whose calls are simple, with their profile."""
     cond, params = env.where(f"has({split_list('rs_models')}, model)")
-    params["rs_models"] = list_param(models)
+    params["rs_models"] = models
     profiles = await env.usage.query(
         f"""
         SELECT provider, model, project, feature, count() AS calls,
@@ -52,7 +124,6 @@ async def find(env: StrategyEnv) -> Finding | None:
     )
     simple = {}
     for r in profiles:
-        key = cell_of(r)
         if (r["provider"], r["model"]) not in siblings:
             continue
         share = r["sum_reasoning"] / r["sum_output"] if r["sum_output"] else 0.0
@@ -62,73 +133,15 @@ async def find(env: StrategyEnv) -> Finding | None:
             and r["p90_input"] <= section.max_p90_input_tokens
             and share <= section.max_reasoning_share
         ):
-            simple[key] = {
+            simple[cell_of(r)] = {
                 "p90_output_tokens": round(float(r["p90_output"])),
                 "p90_input_tokens": round(float(r["p90_input"])),
                 "reasoning_share": round(share, 4),
             }
-    if not simple:
-        return None
+    return simple
 
-    tiers = {(p, m, t) for (p, m) in siblings for t in ("standard", "batch", "flex", "priority")}
-    buckets = PriceBuckets.for_prices(
-        [env.pricer.unit_prices(p, m, t) for p, m, t in tiers]
-        + [env.pricer.unit_prices(p, siblings[(p, m)], t) for p, m, t in tiers]
-    )
-    bucket_sql, bucket_params = buckets.sql()
-    cond, params = env.where(f"has({split_list('rs_models')}, model) AND cost_usd IS NOT NULL")
-    params.update(rs_models=list_param(models), **bucket_params)
-    groups = await env.usage.query(
-        f"""
-        SELECT provider, model, project, feature, service_tier, {bucket_sql} AS bucket,
-               {SUMS_SQL}, sum(cost_usd) AS sum_cost_usd
-        FROM {{usage}} WHERE {cond}
-        GROUP BY provider, model, project, feature, service_tier, bucket
-        """,
-        params,
-    )
-    current: dict = defaultdict(float)
-    alternative: dict = defaultdict(float)
-    requests: dict = defaultdict(int)
-    for g in groups:
-        key = cell_of(g)
-        if key not in simple:
-            continue
-        sibling_prices = env.pricer.unit_prices(
-            g["provider"], siblings[(g["provider"], g["model"])], g["service_tier"]
-        )
-        if sibling_prices is None:
-            continue
-        tokens = Tokens.from_row(g)
-        current[key] += float(g["sum_cost_usd"])
-        alternative[key] += group_cost(
-            sibling_prices, tokens, buckets.representative_input(int(g["bucket"]))
-        )
-        requests[key] += tokens.requests
 
-    cells = []
-    for key, profile in simple.items():
-        saving = current[key] - alternative[key]
-        if saving <= 0:
-            continue
-        sibling = siblings[(key[0], key[1])]
-        cells.append(
-            CellSaving(
-                cell=key,
-                affected_spend_usd=current[key],
-                savings_usd=saving,
-                requests=requests[key],
-                detail={
-                    "sibling_model": sibling,
-                    "calls": env.calls(key),
-                    "cost_on_sibling_usd": round(alternative[key], 6),
-                    **profile,
-                },
-            )
-        )
-    if not cells:
-        return None
-    cells.sort(key=lambda c: c.savings_usd, reverse=True)
+def _finding(section: Section, cells: list[CellSaving]) -> Finding:
     classifier_like = all(c.detail["p90_output_tokens"] <= CLASSIFIER_OUTPUT_TOKENS for c in cells)
     return Finding(
         id=ID,

@@ -5,63 +5,101 @@ Savings = the current cost - the same tokens at the cheapest other provider of t
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
+
+from pydantic import Field
 
 from tokenomist.analyst.query import list_param, split_list
 from tokenomist.analyst.strategies.base import (
-    SUMS_SQL,
+    CellKey,
     CellSaving,
     Finding,
     PriceBuckets,
+    Repriced,
     StrategyEnv,
+    StrategySection,
     Tokens,
     cell_of,
     group_cost,
+    priced_groups,
+    reprice,
+    same_cell,
+    saving_cells,
     usd,
 )
+from tokenomist.usage.pricing import SERVICE_TIERS
 
 ID = "provider_arbitrage"
 TITLE = "Buy the same model from a cheaper provider"
 
+Pair = tuple[str, str]  # provider, model
+
+
+class Section(StrategySection):
+    min_savings_pct: float = Field(ge=0, le=100)
+    exclude_providers: list[str] = []
+
 
 async def find(env: StrategyEnv) -> Finding | None:
-    section = env.catalogue.provider_arbitrage
+    section = env.catalogue.section(ID, Section)
     excluded = set(section.exclude_providers)
-    offers: dict[tuple[str, str], list[str]] = {}
+    offers: dict[Pair, list[str]] = {}
     for provider, model in env.models:
         others = [p for p, _ in env.pricer.offers(model) if p != provider and p not in excluded]
         if others and env.pricer.unit_prices(provider, model) is not None:
             offers[(provider, model)] = others
     if not offers:
         return None
-    tiers = ("standard", "batch", "flex", "priority")
     buckets = PriceBuckets.for_prices(
-        [env.pricer.unit_prices(p, m, t) for (p, m), alts in offers.items() for t in tiers]
+        [env.pricer.unit_prices(p, m, t) for (p, m) in offers for t in SERVICE_TIERS]
         + [
             env.pricer.unit_prices(a, m, t)
             for (_, m), alts in offers.items()
             for a in alts
-            for t in tiers
+            for t in SERVICE_TIERS
         ]
     )
-    bucket_sql, bucket_params = buckets.sql()
     cond, params = env.where(f"has({split_list('pa_models')}, model) AND cost_usd IS NOT NULL")
-    params.update(pa_models=list_param(sorted({m for _, m in offers})), **bucket_params)
+    params["pa_models"] = list_param(sorted({m for _, m in offers}))
     groups = [
         g
-        for g in await env.usage.query(
-            f"""
-            SELECT provider, model, project, feature, service_tier, {bucket_sql} AS bucket,
-                   {SUMS_SQL}, sum(cost_usd) AS sum_cost_usd
-            FROM {{usage}} WHERE {cond}
-            GROUP BY provider, model, project, feature, service_tier, bucket
-            """,
-            params,
-        )
+        for g in await priced_groups(env, cond, params, buckets)
         if (g["provider"], g["model"]) in offers
     ]
-    # Cost of each model's traffic at each alternative provider; pick the cheapest overall.
-    by_alt: dict = defaultdict(lambda: defaultdict(float))
-    current: dict = defaultdict(float)
+    chosen = _cheapest(env, section, offers, groups, buckets)
+    totals = reprice(
+        groups,
+        buckets,
+        key_of=lambda g: cell_of(g) if (g["provider"], g["model"]) in chosen else None,
+        prices_of=lambda g: env.pricer.unit_prices(
+            chosen[(g["provider"], g["model"])][0], g["model"], g["service_tier"]
+        ),
+    )
+
+    def detail(key: CellKey, total: Repriced) -> dict[str, Any]:
+        alts = chosen[(key[0], key[1])]
+        return {
+            "cheaper_provider": alts[0],
+            "equally_cheap_providers": alts[1:],
+            "calls": env.calls(key),
+            "cost_at_cheaper_provider_usd": round(total.alternative, 6),
+        }
+
+    cells = saving_cells(totals, totals, same_cell, detail)
+    return _finding(section, cells) if cells else None
+
+
+def _cheapest(
+    env: StrategyEnv,
+    section: Section,
+    offers: dict[Pair, list[str]],
+    groups: list[dict[str, Any]],
+    buckets: PriceBuckets,
+) -> dict[Pair, list[str]]:
+    """Per model worth switching, the providers that sell all its traffic cheapest (one
+    provider for the whole model, so the recommendation is a single switch)."""
+    by_alt: dict[Pair, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    current: dict[Pair, float] = defaultdict(float)
     for g in groups:
         pair = (g["provider"], g["model"])
         current[pair] += float(g["sum_cost_usd"])
@@ -73,7 +111,7 @@ async def find(env: StrategyEnv) -> Finding | None:
             by_alt[pair][alt] += group_cost(
                 prices, Tokens.from_row(g), buckets.representative_input(int(g["bucket"]))
             )
-    chosen: dict = {}
+    chosen: dict[Pair, list[str]] = {}
     for pair, costs in by_alt.items():
         best = min(costs.values())
         if current[pair] <= 0 or best == float("inf"):
@@ -81,44 +119,10 @@ async def find(env: StrategyEnv) -> Finding | None:
         pct = (current[pair] - best) / current[pair] * 100
         if pct >= section.min_savings_pct:
             chosen[pair] = sorted(alt for alt, c in costs.items() if c == best)
+    return chosen
 
-    per_cell: dict = defaultdict(lambda: {"current": 0.0, "alternative": 0.0, "requests": 0})
-    for g in groups:
-        pair = (g["provider"], g["model"])
-        if pair not in chosen:
-            continue
-        prices = env.pricer.unit_prices(chosen[pair][0], g["model"], g["service_tier"])
-        assert prices is not None  # checked when the alternative was chosen
-        cell = per_cell[cell_of(g)]
-        tokens = Tokens.from_row(g)
-        cell["current"] += float(g["sum_cost_usd"])
-        cell["alternative"] += group_cost(
-            prices, tokens, buckets.representative_input(int(g["bucket"]))
-        )
-        cell["requests"] += tokens.requests
-    cells = []
-    for key, c in per_cell.items():
-        saving = c["current"] - c["alternative"]
-        if saving <= 0:
-            continue
-        alts = chosen[(key[0], key[1])]
-        cells.append(
-            CellSaving(
-                cell=key,
-                affected_spend_usd=c["current"],
-                savings_usd=saving,
-                requests=int(c["requests"]),
-                detail={
-                    "cheaper_provider": alts[0],
-                    "equally_cheap_providers": alts[1:],
-                    "calls": env.calls(key),
-                    "cost_at_cheaper_provider_usd": round(c["alternative"], 6),
-                },
-            )
-        )
-    if not cells:
-        return None
-    cells.sort(key=lambda c: c.savings_usd, reverse=True)
+
+def _finding(section: Section, cells: list[CellSaving]) -> Finding:
     return Finding(
         id=ID,
         title=TITLE,

@@ -7,14 +7,19 @@ the removals must stay disjoint or the plan counts its dollars twice."""
 from __future__ import annotations
 
 import math
+from typing import Any
+
+from pydantic import Field
 
 from tokenomist.analyst.query import list_param, split_list
 from tokenomist.analyst.strategies.base import (
     CellSaving,
     Finding,
     StrategyEnv,
+    StrategySection,
     cell_of,
     describe_cell,
+    removal,
     usd,
 )
 
@@ -23,8 +28,53 @@ TITLE = "Stop truncated answers that get retried"
 MAX_TOKENS_STEP = 64  # recommendations are rounded up to a multiple of this
 
 
+class Section(StrategySection):
+    retry_window_s: float = Field(gt=0)
+    max_tokens_percentile: float = Field(gt=0, le=1)
+
+
 async def find(env: StrategyEnv) -> Finding | None:
-    section = env.catalogue.truncation
+    section = env.catalogue.section(ID, Section)
+    rows = await _retried_truncations(env, section)
+    if not rows:
+        return None
+    outputs = await _complete_output_percentiles(env, section, {r["feature"] for r in rows})
+    cells = []
+    for r in rows:
+        key = cell_of(r)
+        p_out = outputs.get(key)
+        recommended = int(math.ceil(p_out / MAX_TOKENS_STEP) * MAX_TOKENS_STEP) if p_out else None
+        detail = {
+            "truncated_retried_calls": int(r["attempts"]),
+            "calls": env.calls(key),
+            "current_max_tokens": int(r["median_max_tokens"]) or None,
+            "complete_output_percentile": section.max_tokens_percentile,
+            "complete_output_tokens_at_percentile": round(p_out) if p_out else None,
+            "recommended_max_tokens": recommended,
+            "unpriced_attempts": int(r["unpriced_attempts"]),
+        }
+        cells.append(removal(r, "truncated_usd", "attempts", detail))
+    pct = f"p{section.max_tokens_percentile * 100:g}"
+    return Finding(
+        id=ID,
+        title=TITLE,
+        confidence="high",
+        cells=cells,
+        assumptions=[
+            f"A call stopped by max_tokens and repeated within {section.retry_window_s:g} s "
+            f"with the same request is a retry; with a large enough max_tokens the first "
+            f"attempt would have completed.",
+            f"The recommended max_tokens covers the {pct} of complete answers of the feature.",
+        ],
+        evidence={"truncated_retried_calls": sum(c.requests for c in cells)},
+        actions=[_action(c, pct) for c in cells[:3]],
+        risk=section.risk,
+        effort=section.effort,
+    )
+
+
+async def _retried_truncations(env: StrategyEnv, section: Section) -> list[dict[str, Any]]:
+    """Per cell, the successful attempts stopped by ``length`` and retried within the window."""
     # Only requests that were ever stopped by length can have a truncated attempt: the window
     # function then sorts those few partitions instead of the whole window.
     truncated, params = env.where("finish_reason = 'length' AND request_fingerprint != ''")
@@ -32,7 +82,7 @@ async def find(env: StrategyEnv) -> Finding | None:
         f"request_fingerprint IN (SELECT request_fingerprint FROM {{usage}} WHERE {truncated})"
     )
     params["retry_ms"] = int(section.retry_window_s * 1000)
-    rows = await env.usage.query(
+    return await env.usage.query(
         f"""
         SELECT provider, model, project, feature,
                count() AS attempts,
@@ -59,48 +109,6 @@ async def find(env: StrategyEnv) -> Finding | None:
         """,
         params,
     )
-    if not rows:
-        return None
-    outputs = await _complete_output_percentiles(env, {r["feature"] for r in rows})
-    cells = []
-    for r in rows:
-        key = cell_of(r)
-        p_out = outputs.get(key)
-        recommended = int(math.ceil(p_out / MAX_TOKENS_STEP) * MAX_TOKENS_STEP) if p_out else None
-        cells.append(
-            CellSaving(
-                cell=key,
-                affected_spend_usd=float(r["truncated_usd"]),
-                savings_usd=float(r["truncated_usd"]),
-                requests=int(r["attempts"]),
-                detail={
-                    "truncated_retried_calls": int(r["attempts"]),
-                    "calls": env.calls(key),
-                    "current_max_tokens": int(r["median_max_tokens"]) or None,
-                    "complete_output_percentile": section.max_tokens_percentile,
-                    "complete_output_tokens_at_percentile": round(p_out) if p_out else None,
-                    "recommended_max_tokens": recommended,
-                    "unpriced_attempts": int(r["unpriced_attempts"]),
-                },
-            )
-        )
-    pct = f"p{section.max_tokens_percentile * 100:g}"
-    return Finding(
-        id=ID,
-        title=TITLE,
-        confidence="high",
-        cells=cells,
-        assumptions=[
-            f"A call stopped by max_tokens and repeated within {section.retry_window_s:g} s "
-            f"with the same request is a retry; with a large enough max_tokens the first "
-            f"attempt would have completed.",
-            f"The recommended max_tokens covers the {pct} of complete answers of the feature.",
-        ],
-        evidence={"truncated_retried_calls": sum(c.requests for c in cells)},
-        actions=[_action(c, pct) for c in cells[:3]],
-        risk=section.risk,
-        effort=section.effort,
-    )
 
 
 def _action(c: CellSaving, pct: str) -> str:
@@ -120,8 +128,9 @@ def _action(c: CellSaving, pct: str) -> str:
     return text
 
 
-async def _complete_output_percentiles(env: StrategyEnv, features: set[str]) -> dict:
-    section = env.catalogue.truncation
+async def _complete_output_percentiles(
+    env: StrategyEnv, section: Section, features: set[str]
+) -> dict:
     cond, params = env.where(
         f"status = 'success' AND finish_reason != 'length' "
         f"AND has({split_list('tr_features')}, feature)"

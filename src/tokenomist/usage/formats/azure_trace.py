@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tokenomist.kit.errors import Unprocessable
-from tokenomist.usage.formats import ImportOptions, Unparseable, strip_bom
+from tokenomist.usage.formats.base import ImportOptions, Unparseable, strip_bom
 from tokenomist.usage.records import Parsed, RowError, conform
 
 NAME = "azure-trace"

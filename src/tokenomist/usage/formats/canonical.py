@@ -17,14 +17,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from tokenomist.usage.formats import ImportOptions, Unparseable, first_char, strip_bom
+from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char, strip_bom
 from tokenomist.usage.records import (
     RAW_SCHEMA,
     STRING_FIELDS,
     Parsed,
     RowError,
+    coerce_record,
     conform,
     records_to_parsed,
+    rows_to_table,
 )
 
 NAME = "canonical"
@@ -112,8 +114,6 @@ def _finish(table: pa.Table) -> Parsed:
 
 def parse_ndjson_lines(body: bytes, *, coerce=None) -> Parsed:
     """NDJSON line by line: every line is its own record (blank lines are skipped)."""
-    from tokenomist.usage.records import coerce_record, rows_to_table
-
     coerce = coerce or coerce_record
     rows, errors, total, readable = [], [], 0, 0
     for lineno, raw in enumerate(body.split(b"\n"), start=1):

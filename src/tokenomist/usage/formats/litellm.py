@@ -15,14 +15,14 @@ from typing import Any
 
 import orjson
 
-from tokenomist.usage.formats import ImportOptions, Unparseable, first_char
+from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char
 from tokenomist.usage.formats.canonical import parse_ndjson_lines
 from tokenomist.usage.records import (
     Parsed,
     RowError,
     RowInvalid,
-    _float,
-    _int,
+    as_float,
+    as_int,
     parse_timestamp,
     rows_to_table,
 )
@@ -92,12 +92,12 @@ def to_record(row: Any) -> dict[str, Any]:
     raw_usage = meta.get("usage_object")
     usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
     details = usage.get("prompt_tokens_details") or {}
-    prompt = _int("prompt_tokens", row.get("prompt_tokens"))
-    cached = _int(
+    prompt = as_int("prompt_tokens", row.get("prompt_tokens"))
+    cached = as_int(
         "cache_read_input_tokens",
         usage.get("cache_read_input_tokens") or details.get("cached_tokens") or 0,
     )
-    written = _int("cache_creation_input_tokens", usage.get("cache_creation_input_tokens") or 0)
+    written = as_int("cache_creation_input_tokens", usage.get("cache_creation_input_tokens") or 0)
     apart = (cached or 0) + (written or 0)
     if prompt is not None and apart > prompt:  # reported apart (Anthropic style)
         prompt += apart
@@ -113,7 +113,7 @@ def to_record(row: Any) -> dict[str, Any]:
         "provider": provider,
         "model": model,
         "input_tokens": prompt,
-        "output_tokens": _int("completion_tokens", row.get("completion_tokens")),
+        "output_tokens": as_int("completion_tokens", row.get("completion_tokens")),
         "cached_input_tokens": cached,
         "cache_write_tokens": written,
         "latency_ms": latency,
@@ -122,7 +122,7 @@ def to_record(row: Any) -> dict[str, Any]:
         "project": meta.get("user_api_key_team_alias") or row.get("team_id") or None,
         "feature": str(tags[0]) if isinstance(tags, list) and tags else None,
         "end_user": row.get("end_user") or row.get("user") or None,
-        "reported_cost_usd": _float("spend", row.get("spend")),
+        "reported_cost_usd": as_float("spend", row.get("spend")),
         "metadata": orjson.dumps(
             {
                 k: row.get(k)

@@ -15,12 +15,12 @@ from typing import Any
 
 import orjson
 
-from tokenomist.usage.formats import ImportOptions, Unparseable, first_char
+from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char
 from tokenomist.usage.records import (
     Parsed,
     RowError,
     RowInvalid,
-    _int,
+    as_int,
     rows_to_table,
 )
 
@@ -68,8 +68,8 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
 def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, Any]]:
     if not isinstance(result, dict):
         raise RowInvalid("", "a bucket result must be an object")
-    start = _int("start_time", bucket.get("start_time"))
-    end = _int("end_time", bucket.get("end_time"))
+    start = as_int("start_time", bucket.get("start_time"))
+    end = as_int("end_time", bucket.get("end_time"))
     if start is None:
         raise RowInvalid("start_time", "is required")
     for name, value in (("start_time", start), ("end_time", end)):
@@ -82,7 +82,7 @@ def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, A
     model = result.get("model")
     if not model:
         raise RowInvalid("model", "is required (export with group_by=model)")
-    n = _int("num_model_requests", result.get("num_model_requests")) or 0
+    n = as_int("num_model_requests", result.get("num_model_requests")) or 0
     if n < 0:
         raise RowInvalid("num_model_requests", "must not be negative")
     if n > MAX_REQUESTS_PER_RESULT:
@@ -92,9 +92,11 @@ def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, A
             f"{MAX_REQUESTS_PER_RESULT:,} per result)",
         )
     tokens = {
-        "input_tokens": _int("input_tokens", result.get("input_tokens")) or 0,
-        "output_tokens": _int("output_tokens", result.get("output_tokens")) or 0,
-        "cached_input_tokens": _int("input_cached_tokens", result.get("input_cached_tokens")) or 0,
+        "input_tokens": as_int("input_tokens", result.get("input_tokens")) or 0,
+        "output_tokens": as_int("output_tokens", result.get("output_tokens")) or 0,
+        "cached_input_tokens": (
+            as_int("input_cached_tokens", result.get("input_cached_tokens")) or 0
+        ),
     }
     for name, value in tokens.items():
         if value < 0:

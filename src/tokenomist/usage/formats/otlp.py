@@ -25,8 +25,8 @@ import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from tokenomist.usage.formats import ImportOptions, Unparseable, first_char
-from tokenomist.usage.records import Parsed, RowError, RowInvalid, _float, _int, rows_to_table
+from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char
+from tokenomist.usage.records import Parsed, RowError, RowInvalid, as_float, as_int, rows_to_table
 
 NAME = "otlp"
 DESCRIPTION = "OpenTelemetry OTLP trace export with GenAI spans (protobuf or JSON)"
@@ -227,12 +227,12 @@ def _to_record(span: dict[str, Any]) -> dict[str, Any]:
             "timestamp", f"the span's start time ({span['start_ns']} ns) is out of range"
         ) from None
     latency = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else None
-    inp = _int("gen_ai.usage.input_tokens", a.get("gen_ai.usage.input_tokens"))
-    cached = _int(
+    inp = as_int("gen_ai.usage.input_tokens", a.get("gen_ai.usage.input_tokens"))
+    cached = as_int(
         "gen_ai.usage.cache_read.input_tokens",
         _first(a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"),
     )
-    written = _int(
+    written = as_int(
         "gen_ai.usage.cache_creation.input_tokens",
         _first(
             a,
@@ -251,16 +251,16 @@ def _to_record(span: dict[str, Any]) -> dict[str, Any]:
         "provider": _first(a, "gen_ai.provider.name", "gen_ai.system"),
         "model": _first(a, "gen_ai.response.model", "gen_ai.request.model"),
         "input_tokens": inp,
-        "output_tokens": _int("gen_ai.usage.output_tokens", a.get("gen_ai.usage.output_tokens")),
+        "output_tokens": as_int("gen_ai.usage.output_tokens", a.get("gen_ai.usage.output_tokens")),
         "cached_input_tokens": cached,
         "cache_write_tokens": written,
-        "reasoning_tokens": _int(
+        "reasoning_tokens": as_int(
             "gen_ai.usage.reasoning.output_tokens",
             _first(a, "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"),
         ),
-        "max_tokens": _int("gen_ai.request.max_tokens", a.get("gen_ai.request.max_tokens")),
+        "max_tokens": as_int("gen_ai.request.max_tokens", a.get("gen_ai.request.max_tokens")),
         "finish_reason": str(finish) if finish is not None else None,
-        "latency_ms": _float("latency_ms", latency),
+        "latency_ms": as_float("latency_ms", latency),
         "status": "error" if failed else "success",
         "service_tier": _first(a, "openai.response.service_tier", "openai.request.service_tier"),
         "request_id": f"otel:{span['trace_id']}:{span['span_id']}",
@@ -270,7 +270,7 @@ def _to_record(span: dict[str, Any]) -> dict[str, Any]:
         "interactive": interactive if isinstance(interactive, bool) else None,
         "request_fingerprint": _first(a, "tokenomist.request_fingerprint"),
         "prefix_fingerprint": _first(a, "tokenomist.prefix_fingerprint"),
-        "prefix_tokens": _int("tokenomist.prefix_tokens", a.get("tokenomist.prefix_tokens")),
+        "prefix_tokens": as_int("tokenomist.prefix_tokens", a.get("tokenomist.prefix_tokens")),
         "metadata": orjson.dumps(
             {
                 "trace_id": span["trace_id"],
