@@ -58,10 +58,10 @@ def _names(names: list[str]) -> str:
     return ", ".join(names) if names else "—"
 
 
-def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> str:
+def render_worklog_entry(report: dict[str, Any]) -> str:
     lines = [
         f"## {report['started_at']} — verify {report['target']}: "
-        f"{DECISION_WORDS[report['decision']]}" + (f" ({heading})" if heading else ""),
+        f"{DECISION_WORDS[report['decision']]}",
         "",
     ]
     target = report.get("target_info") or {}

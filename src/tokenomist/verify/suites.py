@@ -36,7 +36,6 @@ class SuiteResult:
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     junit: str = ""
-    output_tail: str = ""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -124,7 +123,7 @@ def run_suite(
 
 
 def parse_junit(path: str, exit_code: int, junit: Path | None, output: str) -> SuiteResult:
-    result = SuiteResult(path=path, exit_code=exit_code, output_tail=output[-2000:])
+    result = SuiteResult(path=path, exit_code=exit_code)
     if junit is not None:
         root = ET.parse(junit).getroot()  # noqa: S314 - pytest's own output
         for case in root.iter("testcase"):
