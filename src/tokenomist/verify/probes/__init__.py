@@ -5,7 +5,7 @@ concurrency, timing, isolation, resume). ``runner.CHECKS`` is the ordered table 
 with the signals classification matches on and the evidence the whys quote, or
 ``ProbeSkipped`` with the reason it cannot judge."""
 
-from tokenomist.verify.probes.runner import CHECKS, CheckSpec, Need, run_check, run_checks
+from tokenomist.verify.probes.runner import CHECKS, CheckSpec, run_checks
 from tokenomist.verify.probes.runs import check_order
 from tokenomist.verify.probes.signals import ProbeFailed, ProbeSkipped, exception_signals
 from tokenomist.verify.probes.state import ProbeConfig, RunState, Session
@@ -13,7 +13,6 @@ from tokenomist.verify.probes.state import ProbeConfig, RunState, Session
 __all__ = [
     "CHECKS",
     "CheckSpec",
-    "Need",
     "ProbeConfig",
     "ProbeFailed",
     "ProbeSkipped",
@@ -21,6 +20,5 @@ __all__ = [
     "Session",
     "check_order",
     "exception_signals",
-    "run_check",
     "run_checks",
 ]

@@ -81,12 +81,12 @@ CHECKS: tuple[CheckSpec, ...] = (
 )
 
 
-async def run_checks(config: ProbeConfig, table: tuple[CheckSpec, ...] = CHECKS) -> RunState:
-    """Walk ``table`` in order against ``config.target``; the state holds the checks."""
+async def run_checks(config: ProbeConfig) -> RunState:
+    """Walk ``CHECKS`` in order against ``config.target``; the state holds the checks."""
     state = RunState(config)
     async with httpx.AsyncClient(base_url=config.target, timeout=config.request_timeout_s) as http:
         state.http = http
-        for spec in table:
+        for spec in CHECKS:
             if not spec.applies(state):
                 continue
             unmet = next((n for n in spec.needs if not n.holds(state)), None)
@@ -94,12 +94,12 @@ async def run_checks(config: ProbeConfig, table: tuple[CheckSpec, ...] = CHECKS)
                 if unmet is not None:
                     state.checks.append(Check(name, spec.kind, "skipped", 0.0, unmet.reason))
                 else:
-                    await run_check(state, name, spec.kind, probe, retry=spec.retry)
+                    await _run_check(state, name, spec.kind, probe, retry=spec.retry)
         state.http = None
     return state
 
 
-async def run_check(
+async def _run_check(
     state: RunState, name: str, kind: str, probe: Probe, *, retry: bool = True
 ) -> Check:
     attempts: list[bool] = []
