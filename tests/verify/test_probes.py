@@ -7,7 +7,8 @@ import pytest
 
 from tokenomist.realtime.protocol import protocol_schema
 from tokenomist.verify.gate import Thresholds
-from tokenomist.verify.probes import ProbeFailed, Verifier, check_order
+from tokenomist.verify.probes import ProbeConfig, ProbeFailed, RunState, check_order, run_checks
+from tokenomist.verify.probes.websocket import validate_frame
 
 
 def _events(types: list[str]) -> list[dict]:
@@ -95,9 +96,9 @@ def test_run_failed_carries_its_code_as_a_signal() -> None:
 
 
 async def test_frames_are_validated_against_the_published_schema() -> None:
-    v = Verifier("http://127.0.0.1:1", thresholds=Thresholds())
+    state = RunState(ProbeConfig("http://127.0.0.1:1", Thresholds()))
     schema = protocol_schema()["server"]
-    v.frame_validator = jsonschema.validators.validator_for(schema)(schema)
+    state.frame_validator = jsonschema.validators.validator_for(schema)(schema)
     good = {
         "type": "agent_started",
         "run_id": "r",
@@ -105,9 +106,9 @@ async def test_frames_are_validated_against_the_published_schema() -> None:
         "ts": "2026-01-01T00:00:00Z",
         "data": {"agent": "triage"},
     }
-    await v._validate_frame(good)
+    await validate_frame(state, good)
     with pytest.raises(ProbeFailed) as err:
-        await v._validate_frame({**good, "data": {}})
+        await validate_frame(state, {**good, "data": {}})
     assert err.value.signals == ["schema:violation"]
     assert "'agent' is a required property" in err.value.message
 
@@ -168,12 +169,66 @@ async def test_a_health_body_breaking_the_contract_fails_health_ready(
 ) -> None:
     server = await _fake_target(health, status)
     port = server.sockets[0].getsockname()[1]
-    verifier = Verifier(f"http://127.0.0.1:{port}", thresholds=Thresholds(retries=0))
     try:
-        await verifier.run()  # must not crash on a malformed body
+        # must not crash on a malformed body
+        verifier = await run_checks(ProbeConfig(f"http://127.0.0.1:{port}", Thresholds(retries=0)))
     finally:
         server.close()
     ready = verifier.checks[0]
     assert (ready.name, ready.status) == ("health.ready", "failed")
     assert problem in (ready.message or "")
     assert "health.contract" in ready.signals
+
+
+AFTER_HEALTH = [
+    "auth.login",
+    "auth.validate",
+    "auth.validate_rejects_invalid",
+    "ws.handshake_accepts_valid_token",
+    "ws.handshake_refuses_invalid_token",
+    "golden_path",
+    "golden_path.concurrent",
+    "golden_path.timing",
+    "isolation",
+    "resume",
+]
+
+
+async def test_an_unreachable_target_lists_every_check_as_skipped_in_order() -> None:
+    from tests.support.servers import free_port
+
+    state = await run_checks(ProbeConfig(f"http://127.0.0.1:{free_port()}", Thresholds()))
+    ready, *rest = state.checks
+    assert (ready.name, ready.status, state.reachable) == ("health.ready", "failed", False)
+    assert [c.name for c in rest] == AFTER_HEALTH
+    assert {(c.status, c.message) for c in rest} == {("skipped", "target unreachable at start")}
+
+
+async def test_a_provided_token_is_listed_as_skipped_when_it_cannot_be_checked() -> None:
+    from tests.support.servers import free_port
+
+    config = ProbeConfig(f"http://127.0.0.1:{free_port()}", Thresholds(), token="a.b.c")
+    names = [c.name for c in (await run_checks(config)).checks]
+    assert names[1:] == [*AFTER_HEALTH[:3], "auth.provided_token", *AFTER_HEALTH[3:]]
+
+
+async def test_without_a_login_the_dependencies_run_and_the_rest_is_skipped() -> None:
+    healthy = {"status": "healthy", "checks": {"database": DEP, "cache": DEP, "analytics": DEP}}
+    server = await _fake_target(healthy)  # every other path, /auth/register too, answers 404
+    port = server.sockets[0].getsockname()[1]
+    try:
+        state = await run_checks(ProbeConfig(f"http://127.0.0.1:{port}/", Thresholds(retries=0)))
+    finally:
+        server.close()
+    by_status = [(c.name, c.status) for c in state.checks]
+    assert by_status[:6] == [
+        ("health.ready", "passed"),
+        ("dependency.database", "passed"),
+        ("dependency.cache", "passed"),
+        ("dependency.analytics", "passed"),
+        ("auth.login", "failed"),
+        ("auth.validate", "skipped"),
+    ]
+    assert [n for n, _ in by_status[4:]] == AFTER_HEALTH
+    assert {c.message for c in state.checks[5:]} == {"no access token (auth.login failed)"}
+    assert "POST /auth/register → 404" in (state.checks[4].message or "")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from tokenomist.usage.pricing import Pricer
 
 
-class Status(StrEnum):
+class RunStatus(StrEnum):
     """The one status enum for runs and agents (and tool calls)."""
 
     queued = "queued"
@@ -27,7 +27,7 @@ class Status(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (Status.completed, Status.failed, Status.cancelled)
+        return self in (RunStatus.completed, RunStatus.failed, RunStatus.cancelled)
 
 
 class RunAborted(Exception):

@@ -13,12 +13,13 @@ from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import StreamingResponse
 
 from tokenomist.analyst import service
-from tokenomist.analyst.context import Status
+from tokenomist.analyst.context import RunStatus
 from tokenomist.analyst.schemas import MessageOut, RunAccepted, RunCreate, RunOut, ThreadOut
 from tokenomist.analyst.tools import TOOLS
 from tokenomist.auth.dependencies import CurrentUser
 from tokenomist.kit.errors import Unprocessable
 from tokenomist.kit.resources import ResourcesDep
+from tokenomist.realtime.protocol import ErrorCode, events_expired_message
 
 router = APIRouter(prefix="/api/v1", tags=["analyst"])
 KEEPALIVE_S = 15.0
@@ -26,11 +27,7 @@ FINISHING_WAIT_S = 5.0
 
 
 def _expired(run_id: str) -> dict:
-    return {
-        "code": "events_expired",
-        "message": f"events of run {run_id} are no longer kept; "
-        f"GET /api/v1/runs/{run_id} has its result",
-    }
+    return {"code": ErrorCode.events_expired.value, "message": events_expired_message(run_id)}
 
 
 @router.post("/runs", status_code=status.HTTP_202_ACCEPTED, response_model=RunAccepted)
@@ -42,7 +39,7 @@ async def create_run(
         run_id=handle.run_id,
         thread_id=handle.thread_id,
         message_id=handle.message_id,
-        status=Status.queued,
+        status=RunStatus.queued,
         events_url=f"/api/v1/runs/{handle.run_id}/events",
     )
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from tokenomist.analyst.context import Status
+from tokenomist.analyst.context import RunStatus
 from tokenomist.kit.db import Base, IdMixin, UTCDateTime, utcnow
 
 
@@ -47,7 +47,7 @@ class Run(IdMixin, Base):
         ForeignKey("messages.id", ondelete="SET NULL"), nullable=True
     )
     question: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=Status.queued.value)
+    status: Mapped[str] = mapped_column(String(16), default=RunStatus.queued.value)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)

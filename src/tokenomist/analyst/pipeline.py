@@ -17,7 +17,7 @@ import structlog
 from tokenomist.analyst import events
 from tokenomist.analyst.agents import actions, data, optimization, reporting, triage
 from tokenomist.analyst.agents.base import RunState
-from tokenomist.analyst.context import RunAborted, RunCancelled, RunContext, Status
+from tokenomist.analyst.context import RunAborted, RunCancelled, RunContext, RunStatus
 from tokenomist.kit.errors import TokenomistError
 
 log = structlog.get_logger(__name__)
@@ -62,7 +62,7 @@ async def _run_agent(ctx: RunContext, state: RunState, agent: Any) -> None:
     try:
         summary = await agent.run(ctx, state)
     except RunAborted as exc:
-        status = Status.cancelled if isinstance(exc, RunCancelled) else Status.failed
+        status = RunStatus.cancelled if isinstance(exc, RunCancelled) else RunStatus.failed
         await ctx.emit(*events.agent_completed(name, status, elapsed(), str(exc)))
         raise
     except TokenomistError as exc:
@@ -71,10 +71,10 @@ async def _run_agent(ctx: RunContext, state: RunState, agent: Any) -> None:
         log.exception("analyst.agent_failed", agent=name, run_id=ctx.run_id)
         await _fail(ctx, name, "agent_failed", f"{type(exc).__name__}: {exc}", elapsed())
     else:
-        await ctx.emit(*events.agent_completed(name, Status.completed, elapsed(), summary))
+        await ctx.emit(*events.agent_completed(name, RunStatus.completed, elapsed(), summary))
 
 
 async def _fail(ctx: RunContext, agent: str, code: str, message: str, ms: float) -> None:
     await ctx.emit(*events.agent_error(agent, code, message))
-    await ctx.emit(*events.agent_completed(agent, Status.failed, ms, message))
+    await ctx.emit(*events.agent_completed(agent, RunStatus.failed, ms, message))
     raise AgentFailed(agent, code, f"the {agent} agent failed: {message}")

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tokenomist.analyst.context import Status
+from tokenomist.analyst.context import RunStatus
 from tokenomist.analyst.models import Message, Run, Thread
 from tokenomist.kit.db import utcnow
 
-UNFINISHED = (Status.queued.value, Status.running.value)
+UNFINISHED = (RunStatus.queued.value, RunStatus.running.value)
 
 
 async def lock_user(session: AsyncSession, user_id: str) -> None:
@@ -68,7 +68,7 @@ async def add_message(
 
 
 async def create_run(session: AsyncSession, **values: Any) -> Run:
-    run = Run(status=Status.queued.value, **values)
+    run = Run(status=RunStatus.queued.value, **values)
     session.add(run)
     await session.flush()
     return run
@@ -108,7 +108,7 @@ async def fail_abandoned(session: AsyncSession, before: datetime) -> int:
         update(Run)
         .where(Run.status.in_(UNFINISHED), Run.created_at < before)
         .values(
-            status=Status.failed.value,
+            status=RunStatus.failed.value,
             finished_at=utcnow(),
             error_code="abandoned",
             error_message="the server running this analysis stopped before it finished",

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from tokenomist.analyst.context import Status
+from tokenomist.analyst.context import RunStatus
 
 MAX_QUESTION_CHARS = 4000
 
@@ -21,7 +21,7 @@ class RunAccepted(BaseModel):
     run_id: str
     thread_id: str
     message_id: str
-    status: Status
+    status: RunStatus
     events_url: str
 
 
@@ -35,7 +35,7 @@ class RunOut(BaseModel):
     thread_id: str
     message_id: str
     question: str
-    status: Status
+    status: RunStatus
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None

@@ -24,8 +24,8 @@ from tokenomist.analyst.context import (
     CancelToken,
     RunCancelled,
     RunContext,
+    RunStatus,
     RunTimedOut,
-    Status,
     cancel_key,
 )
 from tokenomist.analyst.events import BusSink
@@ -184,7 +184,7 @@ def _run_out(run: Any) -> RunOut:
         thread_id=run.thread_id,
         message_id=run.message_id,
         question=run.question,
-        status=Status(run.status),
+        status=RunStatus(run.status),
         created_at=run.created_at,
         started_at=run.started_at,
         finished_at=run.finished_at,
@@ -272,7 +272,7 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
     def ms() -> float:
         return (time.monotonic() - started) * 1000
 
-    async def finish(status: Status, **values: Any) -> None:
+    async def finish(status: RunStatus, **values: Any) -> None:
         async with db.transaction(resources.sessions) as session:
             await repository.set_run(
                 session,
@@ -284,7 +284,7 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
             )
         manager.finishing[user_id].add(run_id)
 
-    async def fail(status: Status, code: str, message: str) -> None:
+    async def fail(status: RunStatus, code: str, message: str) -> None:
         # Both halves are attempted: a client waiting on the stream must hear the end even
         # when SQL is down, and the record must be right even when the bus is.
         try:
@@ -300,7 +300,7 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
         await sink.emit(*events.run_started(run["thread_id"], run["message_id"]))
         async with db.transaction(resources.sessions) as session:
             await repository.set_run(
-                session, run_id, status=Status.running.value, started_at=utcnow()
+                session, run_id, status=RunStatus.running.value, started_at=utcnow()
             )
         ctx = build_context(resources, run, sink)
         try:
@@ -320,7 +320,7 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
             await repository.set_run(
                 session,
                 run_id,
-                status=Status.completed.value,
+                status=RunStatus.completed.value,
                 finished_at=utcnow(),
                 duration_ms=round(ms(), 2),
                 content=answer.content,
@@ -329,24 +329,24 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
             )
         manager.finishing[user_id].add(run_id)
         await sink.emit(*events.assistant_message(reply.id, answer.content, answer.report))
-        await sink.emit(*events.run_completed(Status.completed, ms()))
+        await sink.emit(*events.run_completed(RunStatus.completed, ms()))
         log.info("analyst.run_completed", run_id=run_id, duration_ms=round(ms(), 1))
     except RunCancelled as exc:
-        await fail(Status.cancelled, "cancelled", str(exc))
+        await fail(RunStatus.cancelled, "cancelled", str(exc))
     except RunTimedOut as exc:
         limit = resources.settings.analyst_run_timeout_s
-        await fail(Status.failed, "timeout", f"{exc} ({limit:g} s)")
+        await fail(RunStatus.failed, "timeout", f"{exc} ({limit:g} s)")
     except AgentFailed as exc:
-        await fail(Status.failed, exc.code, exc.message)
+        await fail(RunStatus.failed, exc.code, exc.message)
     except asyncio.CancelledError:
         # Server shutdown: record the outcome, then let the cancellation proceed.
         await asyncio.shield(
-            fail(Status.failed, "shutdown", "the server stopped before the analysis finished")
+            fail(RunStatus.failed, "shutdown", "the server stopped before the analysis finished")
         )
         raise
     except Exception as exc:
         log.exception("analyst.run_crashed", run_id=run_id)
-        await fail(Status.failed, "internal_error", f"the analysis failed: {type(exc).__name__}")
+        await fail(RunStatus.failed, "internal_error", f"the analysis failed: {type(exc).__name__}")
     finally:
         manager.finishing[user_id].discard(run_id)
         if not manager.finishing[user_id]:

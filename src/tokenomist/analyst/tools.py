@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tokenomist.analyst import events
-from tokenomist.analyst.context import RunContext, Status
+from tokenomist.analyst.context import RunContext, RunStatus
 from tokenomist.analyst.query import Filters, Window, parse_ch_time, where
 from tokenomist.analyst.strategies import BY_ID
 from tokenomist.analyst.strategies.base import CellStats, Finding, StrategyEnv
@@ -179,12 +179,12 @@ async def call_tool(ctx: RunContext, agent: str, name: str, args: dict[str, Any]
     except Exception as exc:
         elapsed = (time.perf_counter() - started) * 1000
         message = f"{type(exc).__name__}: {exc}"[:500]
-        failed = events.tool_completed(agent, name, call_id, Status.failed, elapsed, message)
+        failed = events.tool_completed(agent, name, call_id, RunStatus.failed, elapsed, message)
         await ctx.emit(*failed)
         raise
     elapsed = (time.perf_counter() - started) * 1000
     await ctx.emit(
-        *events.tool_completed(agent, name, call_id, Status.completed, elapsed, result.summary)
+        *events.tool_completed(agent, name, call_id, RunStatus.completed, elapsed, result.summary)
     )
     return result.data
 

@@ -9,8 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tokenomist.kit.db import Base, IdMixin, UTCDateTime
 
-ROLES = ("owner", "member")
-
 
 class Org(IdMixin, Base):
     __tablename__ = "orgs"

@@ -12,7 +12,7 @@ from typing import Any
 from tokenomist.kit.netdiag import Cause, classify
 
 
-class Status(StrEnum):
+class HealthStatus(StrEnum):
     healthy = "healthy"
     degraded = "degraded"
     unhealthy = "unhealthy"
@@ -21,7 +21,7 @@ class Status(StrEnum):
 @dataclass(frozen=True)
 class CheckResult:
     name: str
-    status: Status
+    status: HealthStatus
     backend: str
     latency_ms: float
     error: Cause | None = None
@@ -62,29 +62,29 @@ async def run_check(
             if why_busy:
                 return CheckResult(
                     name,
-                    Status.degraded,
+                    HealthStatus.degraded,
                     backend,
                     latency,
                     detail=f"no answer within {timeout_s:g}s: {why_busy}",
                 )
             cause = Cause("timeout", f"no answer within {timeout_s:g}s")
-        return CheckResult(name, Status.unhealthy, backend, latency, cause)
+        return CheckResult(name, HealthStatus.unhealthy, backend, latency, cause)
     latency = (time.perf_counter() - start) * 1000
     if latency > threshold_ms:
         return CheckResult(
             name,
-            Status.degraded,
+            HealthStatus.degraded,
             backend,
             latency,
             detail=f"latency {latency:.0f} ms above threshold {threshold_ms:.0f} ms",
         )
-    return CheckResult(name, Status.healthy, backend, latency)
+    return CheckResult(name, HealthStatus.healthy, backend, latency)
 
 
-def overall(results: dict[str, CheckResult], required: set[str]) -> Status:
+def overall(results: dict[str, CheckResult], required: set[str]) -> HealthStatus:
     """A required dependency down → unhealthy; anything else off → degraded."""
-    if any(results[n].status is Status.unhealthy for n in required if n in results):
-        return Status.unhealthy
-    if any(r.status is not Status.healthy for r in results.values()):
-        return Status.degraded
-    return Status.healthy
+    if any(results[n].status is HealthStatus.unhealthy for n in required if n in results):
+        return HealthStatus.unhealthy
+    if any(r.status is not HealthStatus.healthy for r in results.values()):
+        return HealthStatus.degraded
+    return HealthStatus.healthy

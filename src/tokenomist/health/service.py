@@ -7,11 +7,13 @@ import time
 from typing import Any
 
 from tokenomist import __version__
-from tokenomist.health.checks import CheckResult, Status, overall, run_check
+from tokenomist.health.checks import CheckResult, HealthStatus, overall, run_check
 from tokenomist.kit import db
 from tokenomist.kit.resources import Resources
 
 REQUIRED = {"database", "analytics"}
+# The dependency_up gauge: 1 up, 0.5 degraded, 0 down.
+UP = {HealthStatus.healthy: 1.0, HealthStatus.degraded: 0.5, HealthStatus.unhealthy: 0.0}
 
 
 async def check_all(res: Resources) -> dict[str, CheckResult]:
@@ -48,7 +50,7 @@ async def check_all(res: Resources) -> dict[str, CheckResult]:
     results = {"database": database, "cache": cache, "analytics": analytics}
     for r in results.values():
         res.metrics.dependency_latency.labels(r.name, r.backend).observe(r.latency_ms / 1000)
-        up = {Status.healthy: 1.0, Status.degraded: 0.5, Status.unhealthy: 0.0}[r.status]
+        up = UP[r.status]
         res.metrics.dependency_up.labels(r.name, r.backend).set(up)
     return results
 
@@ -63,4 +65,4 @@ async def readiness(res: Resources) -> tuple[int, dict[str, Any]]:
         "uptime_s": round(time.monotonic() - res.started_at, 1),
         "checks": {name: r.as_dict() for name, r in results.items()},
     }
-    return (503 if status is Status.unhealthy else 200), body
+    return (503 if status is HealthStatus.unhealthy else 200), body

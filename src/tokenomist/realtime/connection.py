@@ -36,6 +36,7 @@ from tokenomist.realtime.protocol import (
     ServerEvent,
     UserMessage,
     error_frame,
+    events_expired_message,
     parse_client_frame,
     server_frame,
     utc_now_iso,
@@ -228,8 +229,7 @@ class Connection:
             # would otherwise be followed forever, waiting for a terminal event.
             await self.send_error(
                 ErrorCode.events_expired,
-                f"events of run {frame.run_id} are no longer kept; "
-                f"GET /api/v1/runs/{frame.run_id} has its result",
+                events_expired_message(frame.run_id),
                 run_id=frame.run_id,
             )
             return

@@ -71,6 +71,11 @@ class ErrorCode(StrEnum):
     internal_error = "internal_error"
 
 
+def events_expired_message(run_id: str) -> str:
+    """The ``events_expired`` error's message, on the WebSocket and the SSE stream alike."""
+    return f"events of run {run_id} are no longer kept; GET /api/v1/runs/{run_id} has its result"
+
+
 def utc_now_iso() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 

@@ -19,10 +19,6 @@ class Group:
     # Checks that failed with a mere symptom while this dependency was down.
     consequences: list[Check] = field(default_factory=list)
 
-    @property
-    def key(self) -> str:
-        return f"{self.signature.id}@{self.subject}"
-
     def fill(self, text: str) -> str:
         """Fill {host}/{port}/{subject}/{check} placeholders; unknown ones read 'unknown'."""
         return text.format_map(_Default(self.values))

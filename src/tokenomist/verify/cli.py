@@ -90,117 +90,124 @@ def _first_message(doc: dict, finding: dict) -> str | None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def verify(
-        target: str = typer.Option(..., help="Base URL of the deployment, e.g. http://host:8000"),
-        user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER", help="Login email."),
-        password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
-        user2: str = typer.Option(
-            None,
-            envvar="TOKENOMIST_VERIFY_USER2",
-            help="Second user (isolation); registered "
-            "through /auth/register when omitted and sign-up is on.",
-        ),
-        password2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD2"),
-        token: str = typer.Option(
-            None,
-            envvar="TOKENOMIST_VERIFY_TOKEN",
-            help="An access token issued elsewhere (e.g. another instance) that must be accepted.",
-        ),
-        suite: list[str] = typer.Option([], help="pytest suite to run against the target."),
-        baseline: Path = typer.Option(None, help="report.json of a previous run."),
-        out: Path = typer.Option(Path("verify-out"), help="Directory for the four outputs."),
-        concurrency: int = typer.Option(7, min=1, help="Concurrent golden paths."),
-        thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
-        log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
-        worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
-        signatures: Path = typer.Option(
-            None, help="Extra signature catalogue (TOML), tried before the shipped one."
-        ),
-    ) -> None:
-        """Verify a deployment end to end; exit 0 go, 1 no_go, 3 inconclusive."""
-        # (loop may name a log its deploy command has yet to create; verify reads it now.)
-        if log is not None and not log.is_file():
-            raise typer.BadParameter(f"--log {log}: no such file (the target's log to quote)")
-        opts = _options(
-            target,
-            user,
-            password,
-            user2,
-            password2,
-            token,
-            suite,
-            baseline,
-            out,
-            concurrency,
-            thresholds,
-            log,
-            signatures,
-        )
-        try:
-            doc = asyncio.run(service.verify(opts))
-            paths = report.write_all(doc, out, worklog=worklog)
-        except Exception as exc:
-            _crashed("verify", exc)
-        typer.echo(f"{report.DECISION_WORDS[doc['decision']]}: {target}")
-        for reason in doc["decision_reasons"]:
-            typer.echo(f"  - {reason}")
-        for f in doc["findings"]:
-            typer.echo(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
-            message = _first_message(doc, f)
-            if message:
-                typer.echo(f"      {message}")
-        typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
-        sys.exit(doc["exit_code"])
+    app.command("verify")(verify_command)
+    app.command("loop")(loop_command)
 
-    @app.command()
-    def loop(
-        target: str = typer.Option(..., help="Base URL the deploy serves on."),
-        deploy: str = typer.Option(..., help="Shell command that deploys the new build."),
-        rollback: str = typer.Option(None, help="Shell command that restores the previous build."),
-        ready_timeout: float = typer.Option(120.0, help="Seconds to wait for /health/ready."),
-        max_iterations: int = typer.Option(1, min=1, help="Deploy attempts on inconclusive."),
-        user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER"),
-        password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
-        user2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER2"),
-        password2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD2"),
-        suite: list[str] = typer.Option([], help="pytest suite to run against the target."),
-        baseline: Path = typer.Option(None, help="report.json of the current good build."),
-        out: Path = typer.Option(Path("verify-out"), help="Output directory."),
-        concurrency: int = typer.Option(7, min=1),
-        thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
-        log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
-        worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
-    ) -> None:
-        """Deploy, verify, and roll back a regression; exit 0 go, 1 rolled back/no_go, 3."""
-        opts = _options(
-            target,
-            user,
-            password,
-            user2,
-            password2,
-            None,
-            suite,
-            baseline,
-            out,
-            concurrency,
-            thresholds,
-            log,
-        )
-        try:
-            code = asyncio.run(
-                run_loop(
-                    LoopOptions(
-                        verify=opts,
-                        deploy=deploy,
-                        rollback=rollback,
-                        ready_timeout_s=ready_timeout,
-                        max_iterations=max_iterations,
-                        worklog=worklog,
-                    )
+
+def verify_command(
+    target: str = typer.Option(..., help="Base URL of the deployment, e.g. http://host:8000"),
+    user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER", help="Login email."),
+    password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
+    user2: str = typer.Option(
+        None,
+        envvar="TOKENOMIST_VERIFY_USER2",
+        help="Second user (isolation); registered "
+        "through /auth/register when omitted and sign-up is on.",
+    ),
+    password2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD2"),
+    token: str = typer.Option(
+        None,
+        envvar="TOKENOMIST_VERIFY_TOKEN",
+        help="An access token issued elsewhere (e.g. another instance) that must be accepted.",
+    ),
+    suite: list[str] = typer.Option([], help="pytest suite to run against the target."),
+    baseline: Path = typer.Option(None, help="report.json of a previous run."),
+    out: Path = typer.Option(Path("verify-out"), help="Directory for the four outputs."),
+    concurrency: int = typer.Option(7, min=1, help="Concurrent golden paths."),
+    thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
+    log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
+    worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
+    signatures: Path = typer.Option(
+        None, help="Extra signature catalogue (TOML), tried before the shipped one."
+    ),
+) -> None:
+    """Verify a deployment end to end; exit 0 go, 1 no_go, 3 inconclusive."""
+    # (loop may name a log its deploy command has yet to create; verify reads it now.)
+    if log is not None and not log.is_file():
+        raise typer.BadParameter(f"--log {log}: no such file (the target's log to quote)")
+    opts = _options(
+        target,
+        user,
+        password,
+        user2,
+        password2,
+        token,
+        suite,
+        baseline,
+        out,
+        concurrency,
+        thresholds,
+        log,
+        signatures,
+    )
+    try:
+        doc = asyncio.run(service.verify(opts))
+        paths = report.write_all(doc, out, worklog=worklog)
+    except Exception as exc:
+        _crashed("verify", exc)
+    _print_outcome(doc, target, paths)
+    sys.exit(doc["exit_code"])
+
+
+def _print_outcome(doc: dict, target: str, paths: dict) -> None:
+    """The decision, its reasons and each finding with its first check's message."""
+    typer.echo(f"{report.DECISION_WORDS[doc['decision']]}: {target}")
+    for reason in doc["decision_reasons"]:
+        typer.echo(f"  - {reason}")
+    for f in doc["findings"]:
+        typer.echo(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
+        message = _first_message(doc, f)
+        if message:
+            typer.echo(f"      {message}")
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+def loop_command(
+    target: str = typer.Option(..., help="Base URL the deploy serves on."),
+    deploy: str = typer.Option(..., help="Shell command that deploys the new build."),
+    rollback: str = typer.Option(None, help="Shell command that restores the previous build."),
+    ready_timeout: float = typer.Option(120.0, help="Seconds to wait for /health/ready."),
+    max_iterations: int = typer.Option(1, min=1, help="Deploy attempts on inconclusive."),
+    user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER"),
+    password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
+    user2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER2"),
+    password2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD2"),
+    suite: list[str] = typer.Option([], help="pytest suite to run against the target."),
+    baseline: Path = typer.Option(None, help="report.json of the current good build."),
+    out: Path = typer.Option(Path("verify-out"), help="Output directory."),
+    concurrency: int = typer.Option(7, min=1),
+    thresholds: Path = typer.Option(None, help="Thresholds file (TOML or JSON)."),
+    log: Path = typer.Option(None, help="The target's log file, quoted as evidence."),
+    worklog: Path = typer.Option(None, help="Worklog to append to (default OUT/worklog.md)."),
+) -> None:
+    """Deploy, verify, and roll back a regression; exit 0 go, 1 rolled back/no_go, 3."""
+    opts = _options(
+        target,
+        user,
+        password,
+        user2,
+        password2,
+        None,
+        suite,
+        baseline,
+        out,
+        concurrency,
+        thresholds,
+        log,
+    )
+    try:
+        code = asyncio.run(
+            run_loop(
+                LoopOptions(
+                    verify=opts,
+                    deploy=deploy,
+                    rollback=rollback,
+                    ready_timeout_s=ready_timeout,
+                    max_iterations=max_iterations,
+                    worklog=worklog,
                 )
             )
-        except Exception as exc:
-            _crashed("loop", exc)
-        typer.echo(f"loop finished with exit {code}; worklog: {worklog or out / 'worklog.md'}")
-        sys.exit(code)
+        )
+    except Exception as exc:
+        _crashed("loop", exc)
+    typer.echo(f"loop finished with exit {code}; worklog: {worklog or out / 'worklog.md'}")
+    sys.exit(code)

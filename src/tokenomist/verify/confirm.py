@@ -66,8 +66,11 @@ async def health_recheck(target: str, subject: str) -> ProbeResult:
     try:
         body = resp.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):  # an edge's page, or JSON that is no health body
         return ProbeResult("health_recheck", target, False, f"{resp.status_code} {resp.text[:200]}")
-    dep = (body.get("checks") or {}).get(subject) if isinstance(body, dict) else None
+    checks = body.get("checks")
+    dep = checks.get(subject) if isinstance(checks, dict) else None
     if dep is None:
         return ProbeResult(
             "health_recheck",

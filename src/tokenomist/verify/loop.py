@@ -18,6 +18,7 @@ import httpx
 
 from tokenomist.kit.netdiag import classify as net_classify
 from tokenomist.verify import report, service
+from tokenomist.verify.probes.signals import json_object
 
 
 @dataclass
@@ -61,7 +62,7 @@ async def wait_ready(target: str, timeout_s: float) -> StepResult:
         while True:
             try:
                 resp = await http.get(target.rstrip("/") + "/health/ready")
-                body = _json_dict(resp)
+                body = json_object(resp)
                 if resp.status_code == 200 and "status" in body:
                     return StepResult(
                         True,
@@ -75,14 +76,6 @@ async def wait_ready(target: str, timeout_s: float) -> StepResult:
             if time.monotonic() >= deadline:
                 return StepResult(False, f"not ready within {timeout_s:g}s; last probe: {last}")
             await asyncio.sleep(0.5)
-
-
-def _json_dict(resp: httpx.Response) -> dict[str, Any]:
-    try:
-        body = resp.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 class Worklog:

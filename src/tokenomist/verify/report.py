@@ -58,10 +58,10 @@ def _names(names: list[str]) -> str:
     return ", ".join(names) if names else "—"
 
 
-def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> str:
+def render_worklog_entry(report: dict[str, Any]) -> str:
     lines = [
         f"## {report['started_at']} — verify {report['target']}: "
-        f"{DECISION_WORDS[report['decision']]}" + (f" ({heading})" if heading else ""),
+        f"{DECISION_WORDS[report['decision']]}",
         "",
     ]
     target = report.get("target_info") or {}
@@ -71,50 +71,9 @@ def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> 
             f"{target.get('environment', '?')}, health {target.get('status', '?')}.",
             "",
         ]
-    deps = report.get("dependencies", {})
-    lines += ["### Dependencies", ""]
-    if deps:
-        lines += ["| dependency | backend | status | latency ms | threshold ms | error |"]
-        lines += ["|---|---|---|---|---|---|"]
-        for name, d in deps.items():
-            err = d.get("error")
-            err_text = f"{err['kind']}: {err['message']}" if err else ""
-            lines.append(
-                f"| {name} | {d.get('backend', '')} | {d['status']} | {d.get('latency_ms', '')} "
-                f"| {d.get('threshold_ms', '')} | {_cell(err_text)} |"
-            )
-    else:
-        lines.append("No dependency data (health endpoint not reached).")
-    lines += ["", "### Checks", "", "| check | status | ms | message |", "|---|---|---|---|"]
-    for c in report["checks"]:
-        flaky = " (flaky)" if True in c.get("attempts", []) and False in c["attempts"] else ""
-        lines.append(
-            f"| {c['name']} | {c['status']}{flaky} | {c['duration_ms']} "
-            f"| {_cell(c.get('message', ''))} |"
-        )
-    for s in report.get("suites", []):
-        lines.append("")
-        lines.append(
-            f"Suite `{s['path']}`: exit {s['exit_code']}, collected {s['collected']}, "
-            f"passed {s['passed']}, failed {s['failed']}, errors {s['errors']}, "
-            f"skipped {s['skipped']}, collection errors {len(s['collection_errors'])}."
-        )
-    lines += ["", "### Findings", ""]
-    if not report["findings"]:
-        lines += ["None.", ""]
-    for f in report["findings"]:
-        lines.append(f"#### {f['id']} — {f['class']}: {f['title']}")
-        lines.append("")
-        lines.append(f"Affected: {', '.join(f['affected'])}")
-        lines.append("")
-        for i, w in enumerate(f["whys"], 1):
-            probe = f" — decide with: {w['probe']}" if w.get("probe") else ""
-            lines.append(f"{i}. {w['why']}  ")
-            lines.append(f"   Evidence: {w['evidence']}{probe}")
-        lines.append("")
-        lines.append(f"Fix: {f['fix']}  ")
-        lines.append(f"Confirm: {f['confirm_probe']}")
-        lines.append("")
+    lines += _worklog_dependencies(report.get("dependencies", {}))
+    lines += _worklog_checks(report)
+    lines += _worklog_findings(report["findings"])
     if report.get("baseline"):
         b = report["baseline"]
         lines += [
@@ -133,6 +92,60 @@ def render_worklog_entry(report: dict[str, Any], heading: str | None = None) -> 
     lines += ["", "### Next steps", ""]
     lines += [f"- {s}" for s in report.get("next_steps", [])]
     return "\n".join(lines) + "\n"
+
+
+def _worklog_dependencies(deps: dict[str, Any]) -> list[str]:
+    lines = ["### Dependencies", ""]
+    if not deps:
+        return [*lines, "No dependency data (health endpoint not reached)."]
+    lines += ["| dependency | backend | status | latency ms | threshold ms | error |"]
+    lines += ["|---|---|---|---|---|---|"]
+    for name, d in deps.items():
+        err = d.get("error")
+        err_text = f"{err['kind']}: {err['message']}" if err else ""
+        lines.append(
+            f"| {name} | {d.get('backend', '')} | {d['status']} | {d.get('latency_ms', '')} "
+            f"| {d.get('threshold_ms', '')} | {_cell(err_text)} |"
+        )
+    return lines
+
+
+def _worklog_checks(report: dict[str, Any]) -> list[str]:
+    lines = ["", "### Checks", "", "| check | status | ms | message |", "|---|---|---|---|"]
+    for c in report["checks"]:
+        flaky = " (flaky)" if True in c.get("attempts", []) and False in c["attempts"] else ""
+        lines.append(
+            f"| {c['name']} | {c['status']}{flaky} | {c['duration_ms']} "
+            f"| {_cell(c.get('message', ''))} |"
+        )
+    for s in report.get("suites", []):
+        lines.append("")
+        lines.append(
+            f"Suite `{s['path']}`: exit {s['exit_code']}, collected {s['collected']}, "
+            f"passed {s['passed']}, failed {s['failed']}, errors {s['errors']}, "
+            f"skipped {s['skipped']}, collection errors {len(s['collection_errors'])}."
+        )
+    return lines
+
+
+def _worklog_findings(findings: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "### Findings", ""]
+    if not findings:
+        lines += ["None.", ""]
+    for f in findings:
+        lines.append(f"#### {f['id']} — {f['class']}: {f['title']}")
+        lines.append("")
+        lines.append(f"Affected: {', '.join(f['affected'])}")
+        lines.append("")
+        for i, w in enumerate(f["whys"], 1):
+            probe = f" — decide with: {w['probe']}" if w.get("probe") else ""
+            lines.append(f"{i}. {w['why']}  ")
+            lines.append(f"   Evidence: {w['evidence']}{probe}")
+        lines.append("")
+        lines.append(f"Fix: {f['fix']}  ")
+        lines.append(f"Confirm: {f['confirm_probe']}")
+        lines.append("")
+    return lines
 
 
 def render_junit(report: dict[str, Any]) -> bytes:

@@ -43,11 +43,6 @@ class Check:
         out["duration_ms"] = round(self.duration_ms, 1)
         return out
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Check:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
 
 @dataclass
 class Why:

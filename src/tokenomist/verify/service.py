@@ -14,7 +14,7 @@ from tokenomist import __version__
 from tokenomist.verify import baseline as baseline_mod
 from tokenomist.verify import confirm, gate, report, suites
 from tokenomist.verify.classify import classify
-from tokenomist.verify.probes import Verifier
+from tokenomist.verify.probes import ProbeConfig, RunState, run_checks
 from tokenomist.verify.schemas import Check, Finding
 from tokenomist.verify.signatures import Signature, default_catalogue, load
 from tokenomist.verify.whys import five_whys
@@ -48,39 +48,23 @@ def read_log(path: Path | None, limit: int = 5000) -> list[str]:
 
 async def verify(opts: VerifyOptions) -> dict[str, Any]:
     started = datetime.now(UTC)
-    verifier = Verifier(
-        opts.target,
-        thresholds=opts.thresholds,
-        user=opts.user,
-        user2=opts.user2,
-        token=opts.token,
-        concurrency=opts.concurrency,
-        run_timeout_s=opts.run_timeout_s,
+    probed = await run_checks(
+        ProbeConfig(
+            opts.target,
+            opts.thresholds,
+            user=opts.user,
+            user2=opts.user2,
+            token=opts.token,
+            concurrency=opts.concurrency,
+            run_timeout_s=opts.run_timeout_s,
+        )
     )
-    await verifier.run()
-    checks: list[Check] = list(verifier.checks)
+    checks: list[Check] = list(probed.checks)
     log_lines = read_log(opts.log_path)
-    if not verifier.reachable:
+    if not probed.reachable:
         _attach_startup_lines(checks, log_lines)
 
-    suite_results: list[suites.SuiteResult] = []
-    if verifier.reachable:
-        env = suite_env(opts, verifier)
-        for i, path in enumerate(opts.suites):
-            result = await asyncio.to_thread(
-                suites.run_suite,
-                path,
-                env=env,
-                out_dir=opts.out_dir / "suites",
-                index=i,
-                timeout_s=opts.suite_timeout_s,
-                retries=opts.thresholds.retries,
-            )
-            suite_results.append(result)
-            checks.extend(result.checks)
-    else:
-        for path in opts.suites:
-            checks.append(Check(f"suite:{path}", "suite", "skipped", 0.0, "target unreachable"))
+    suite_results = await _run_suites(opts, probed, checks)
 
     base = baseline_mod.compare(checks, opts.baseline) if opts.baseline else None
     findings = await build_findings(checks, opts, log_lines, base)
@@ -88,7 +72,7 @@ async def verify(opts: VerifyOptions) -> dict[str, Any]:
         checks,
         findings,
         opts.thresholds,
-        target_reachable=verifier.reachable,
+        target_reachable=probed.reachable,
         suites=[s.summary() for s in suite_results],
     )
     doc: dict[str, Any] = {
@@ -99,8 +83,8 @@ async def verify(opts: VerifyOptions) -> dict[str, Any]:
         "decision": decision.decision,
         "exit_code": decision.exit_code,
         "decision_reasons": decision.reasons,
-        "target_info": _target_info(verifier.health),
-        "dependencies": verifier.dependencies,
+        "target_info": _target_info(probed.health),
+        "dependencies": probed.dependencies,
         "checks": [c.as_dict() for c in checks],
         "findings": [f.as_dict() for f in findings],
         "suites": [s.summary() for s in suite_results],
@@ -112,15 +96,41 @@ async def verify(opts: VerifyOptions) -> dict[str, Any]:
     return doc
 
 
-def suite_env(opts: VerifyOptions, verifier: Verifier) -> dict[str, str]:
+async def _run_suites(
+    opts: VerifyOptions, probed: RunState, checks: list[Check]
+) -> list[suites.SuiteResult]:
+    """Run the operator's suites (their checks join ``checks``); none against an unreachable
+    target, where each is a skipped check instead."""
+    if not probed.reachable:
+        for path in opts.suites:
+            checks.append(Check(f"suite:{path}", "suite", "skipped", 0.0, "target unreachable"))
+        return []
+    env = suite_env(opts, probed)
+    results: list[suites.SuiteResult] = []
+    for i, path in enumerate(opts.suites):
+        result = await asyncio.to_thread(
+            suites.run_suite,
+            path,
+            env=env,
+            out_dir=opts.out_dir / "suites",
+            index=i,
+            timeout_s=opts.suite_timeout_s,
+            retries=opts.thresholds.retries,
+        )
+        results.append(result)
+        checks.extend(result.checks)
+    return results
+
+
+def suite_env(opts: VerifyOptions, probed: RunState) -> dict[str, str]:
     env = {"TOKENOMIST_VERIFY_TARGET": opts.target}
-    if verifier.users:
-        first = verifier.users[0]
+    if probed.users:
+        first = probed.users[0]
         env["TOKENOMIST_VERIFY_USER"] = first.email
         env["TOKENOMIST_VERIFY_PASSWORD"] = first.password
-    if len(verifier.users) > 1:
-        env["TOKENOMIST_VERIFY_USER2"] = verifier.users[1].email
-        env["TOKENOMIST_VERIFY_PASSWORD2"] = verifier.users[1].password
+    if len(probed.users) > 1:
+        env["TOKENOMIST_VERIFY_USER2"] = probed.users[1].email
+        env["TOKENOMIST_VERIFY_PASSWORD2"] = probed.users[1].password
     return env
 
 

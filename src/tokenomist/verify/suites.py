@@ -36,7 +36,6 @@ class SuiteResult:
     collection_errors: list[dict[str, str]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     junit: str = ""
-    output_tail: str = ""
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -124,7 +123,7 @@ def run_suite(
 
 
 def parse_junit(path: str, exit_code: int, junit: Path | None, output: str) -> SuiteResult:
-    result = SuiteResult(path=path, exit_code=exit_code, output_tail=output[-2000:])
+    result = SuiteResult(path=path, exit_code=exit_code)
     if junit is not None:
         root = ET.parse(junit).getroot()  # noqa: S314 - pytest's own output
         for case in root.iter("testcase"):
@@ -169,20 +168,7 @@ def _read_case(result: SuiteResult, case: ET.Element) -> None:
     failure = case.find("failure")
     skipped = case.find("skipped")
     if error is not None and error.get("message") == "collection failure":
-        text = error.text or ""
-        result.collection_errors.append({"module": name, "message": _last_error_line(text)})
-        result.checks.append(
-            Check(
-                f"collect:{name}",
-                "collection",
-                "error",
-                ms,
-                f"collection failed: {_last_error_line(text)}",
-                signals=["pytest:collection_error", text[-3000:]],
-                evidence=[f"collecting {name}: {_last_error_line(text)}"],
-                attempts=[False],
-            )
-        )
+        _read_collection_error(result, name, ms, error.text or "")
         return
     result.collected += 1
     nodeid = _nodeid(case)
@@ -227,6 +213,23 @@ def _read_case(result: SuiteResult, case: ET.Element) -> None:
     else:
         result.passed += 1
         result.checks.append(Check(check_name, "suite", "passed", ms, attempts=[True], data=data))
+
+
+def _read_collection_error(result: SuiteResult, module: str, ms: float, text: str) -> None:
+    """A module that did not import: a test defect, counted apart from the tests."""
+    result.collection_errors.append({"module": module, "message": _last_error_line(text)})
+    result.checks.append(
+        Check(
+            f"collect:{module}",
+            "collection",
+            "error",
+            ms,
+            f"collection failed: {_last_error_line(text)}",
+            signals=["pytest:collection_error", text[-3000:]],
+            evidence=[f"collecting {module}: {_last_error_line(text)}"],
+            attempts=[False],
+        )
+    )
 
 
 def _nodeid(case: ET.Element) -> str | None:
