@@ -25,7 +25,10 @@ def _is_type_checking(test: ast.expr) -> bool:
     )
 
 
-def _runtime_imports(path: Path, name: str) -> Iterator[str]:
+def _runtime_imports(path: Path, name: str, modules: set[str]) -> Iterator[str]:
+    """What ``name`` imports when it runs. ``from pkg import x`` is an edge to ``pkg.x`` when
+    that is a module (Python initialises ``pkg`` first whatever imports it, so a submodule
+    taking a sibling from its own package is no cycle) and to ``pkg`` otherwise."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     stack: list[ast.AST] = [ast.parse(path.read_text())]
     while stack:
@@ -40,15 +43,17 @@ def _runtime_imports(path: Path, name: str) -> Iterator[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
-            yield base
-            yield from (f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                yield submodule if submodule in modules else base
         stack.extend(ast.iter_child_nodes(node))
 
 
 def _graph() -> dict[str, set[str]]:
+    """Module -> the project modules it imports at run time."""
     modules = {_module_name(p): p for p in ROOT.rglob("*.py")}
     return {
-        name: {m for m in _runtime_imports(path, name) if m in modules and m != name}
+        name: {m for m in _runtime_imports(path, name, set(modules)) if m in modules and m != name}
         for name, path in modules.items()
     }
 
