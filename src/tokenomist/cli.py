@@ -9,10 +9,13 @@ import sys
 import typer
 import uvicorn
 
+from tokenomist.kit.console import typer_options
 from tokenomist.settings import Settings
 
-app = typer.Typer(help="Tokenomist: cut your AI spend, with numbers.", no_args_is_help=True)
-db_app = typer.Typer(help="SQL schema migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tokenomist: cut your AI spend, with numbers.", no_args_is_help=True, **typer_options()
+)
+db_app = typer.Typer(help="SQL schema migrations.", no_args_is_help=True, **typer_options())
 app.add_typer(db_app, name="db")
 
 

@@ -23,6 +23,7 @@ def tokenomist(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
         cwd=ROOT,
+        env={**os.environ, "COLUMNS": "20"},  # what it prints must not depend on the width
     )
 
 
