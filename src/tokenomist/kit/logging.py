@@ -10,6 +10,8 @@ import uuid
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenomist.kit.masking import mask_data, mask_secrets
+
 
 class _CurrentStderr:
     """Writes to whatever ``sys.stderr`` is at the time of the call: test runners and
@@ -20,6 +22,37 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def mask_event(_logger: object, _method: str, event_dict: dict) -> dict:
+    """structlog processor: no log line carries a secret (a DSN's password in an error, a
+    token in a header, an exception's text). Runs after exceptions are formatted to text."""
+    return mask_data(event_dict)
+
+
+class MaskingFilter(logging.Filter):
+    """The same for stdlib records (uvicorn's own lines and tracebacks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to the formatter
+            return True
+        record.msg, record.args = mask_secrets(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+STDLIB_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "")
+
+
+def _mask_stdlib_handlers() -> None:
+    # Filters on a handler see every record it writes, also those propagated from children.
+    for name in STDLIB_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+                handler.addFilter(MaskingFilter())
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -34,6 +67,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -42,6 +76,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    _mask_stdlib_handlers()
 
 
 class RequestIdMiddleware:

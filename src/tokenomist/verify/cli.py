@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from tokenomist.kit.masking import mask_secrets
 from tokenomist.verify import gate, report, service
 from tokenomist.verify.loop import LoopOptions, run_loop
 
@@ -75,7 +76,8 @@ def _crashed(command: str, exc: Exception) -> NoReturn:
     """The verifier itself failed (e.g. an unwritable --out): that decides nothing about the
     target, so exit 3 (inconclusive) with the cause — never 1, which a pipeline reads as no_go."""
     typer.echo(
-        f"INCONCLUSIVE: {command} could not complete: {type(exc).__name__}: {exc}", err=True
+        mask_secrets(f"INCONCLUSIVE: {command} could not complete: {type(exc).__name__}: {exc}"),
+        err=True,
     )
     sys.exit(3)
 
@@ -142,15 +144,15 @@ def register(app: typer.Typer) -> None:
             paths = report.write_all(doc, out, worklog=worklog)
         except Exception as exc:
             _crashed("verify", exc)
-        typer.echo(f"{report.DECISION_WORDS[doc['decision']]}: {target}")
-        for reason in doc["decision_reasons"]:
-            typer.echo(f"  - {reason}")
+        lines = [f"{report.DECISION_WORDS[doc['decision']]}: {target}"]
+        lines += [f"  - {reason}" for reason in doc["decision_reasons"]]
         for f in doc["findings"]:
-            typer.echo(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
+            lines.append(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
             message = _first_message(doc, f)
             if message:
-                typer.echo(f"      {message}")
-        typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+                lines.append(f"      {message}")
+        lines.append("wrote " + ", ".join(str(p) for p in paths.values()))
+        typer.echo(mask_secrets("\n".join(lines)))
         sys.exit(doc["exit_code"])
 
     @app.command()
