@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenomist import __version__
 from tokenomist.health import endpoints as health_endpoints
@@ -30,8 +31,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             resources = await open_resources(settings)
-        except StartupError as exc:
-            log.error("startup.failed", detail=str(exc))
+        except Exception as exc:
+            # StartupError is the one line already; anything else is said in one line too.
+            detail = str(exc) if isinstance(exc, StartupError) else (
+                f"startup failed: {type(exc).__name__}: {exc}"
+            )  # fmt: skip
+            log.error("startup.failed", detail=detail)
             raise
         app.state.resources = resources
         # Domain services (event bus, run manager, ...) start after the storage tiers and stop
@@ -72,11 +77,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(QuietStartupFailure, traceback=_debug(settings))
 
     app.include_router(health_endpoints.router)
     for router in _domain_routers():
         app.include_router(router)
     return app
+
+
+def _debug(settings: Settings) -> bool:
+    return settings.log_level.upper() == "DEBUG"
+
+
+class QuietStartupFailure:
+    """A failed start-up has said what failed in its one ``startup failed: …`` line; the
+    ~145-line traceback Starlette hands the server along with it buries that line, so it is
+    dropped unless debugging (``tokenomist serve --debug`` or log level debug)."""
+
+    def __init__(self, app: ASGIApp, traceback: bool = False) -> None:
+        self.app = app
+        self.traceback = traceback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" or self.traceback:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_quietly(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # the server logs a non-empty one
+            await send(message)
+
+        await self.app(scope, receive, send_quietly)
 
 
 def _domain_routers() -> list:

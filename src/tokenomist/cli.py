@@ -25,8 +25,11 @@ def serve(
     port: int = typer.Option(None, help="Port (default: settings port)."),
     reload: bool = typer.Option(False, help="Reload on code changes (development)."),
     demo: bool = typer.Option(False, "--demo", help="Seed a demo org, user and workload."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Debug logs, and the full traceback of a start-up failure."
+    ),
 ) -> None:
-    """Run the API server."""
+    """Run the API server. A start-up failure prints one line and exits non-zero."""
     # The app factory reads its settings from the environment: flags go there too, so what the
     # app reports (e.g. the demo sign-in URL) matches where it listens.
     if demo:
@@ -35,6 +38,8 @@ def serve(
         os.environ["TOKENOMIST_HOST"] = host
     if port:
         os.environ["TOKENOMIST_PORT"] = str(port)
+    if debug:
+        os.environ["TOKENOMIST_LOG_LEVEL"] = "DEBUG"
     settings = Settings()
     uvicorn.run(
         "tokenomist.app:create_app",
@@ -42,7 +47,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         reload=reload,
-        log_level="warning",
+        log_level="debug" if settings.log_level.upper() == "DEBUG" else "warning",
         ws="websockets-sansio",
     )
 

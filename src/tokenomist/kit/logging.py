@@ -44,15 +44,29 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+class QuietStartupFilter(logging.Filter):
+    """Drops uvicorn's own "Application startup failed. Exiting." after the app's one
+    ``startup failed: …`` line has said what failed (kept when debugging)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "uvicorn.error" and record.msg == UVICORN_STARTUP_FAILED)
+
+
+UVICORN_STARTUP_FAILED = "Application startup failed. Exiting."
 STDLIB_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "")
 
 
-def _mask_stdlib_handlers() -> None:
+def _filter_stdlib_handlers(debug: bool) -> None:
     # Filters on a handler see every record it writes, also those propagated from children.
     for name in STDLIB_LOGGERS:
         for handler in logging.getLogger(name).handlers:
-            if not any(isinstance(f, MaskingFilter) for f in handler.filters):
-                handler.addFilter(MaskingFilter())
+            for kind in (MaskingFilter, QuietStartupFilter):
+                present = [f for f in handler.filters if isinstance(f, kind)]
+                if kind is QuietStartupFilter and debug:
+                    for f in present:
+                        handler.removeFilter(f)
+                elif not present:
+                    handler.addFilter(kind())
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -76,7 +90,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    _mask_stdlib_handlers()
+    _filter_stdlib_handlers(debug=level.upper() == "DEBUG")
 
 
 class RequestIdMiddleware:
