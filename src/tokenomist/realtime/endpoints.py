@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import structlog
 from fastapi import APIRouter, WebSocket
 
 from tokenomist.realtime import handshake
@@ -9,6 +10,7 @@ from tokenomist.realtime.connection import Connection
 from tokenomist.realtime.protocol import protocol_schema
 
 router = APIRouter(tags=["realtime"])
+log = structlog.get_logger(__name__)
 
 
 @router.get("/api/v1/protocol")
@@ -23,6 +25,15 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     try:
         shake = await handshake.authenticate(websocket, resources)
     except handshake.HandshakeRefused as refused:
+        # A refusal is the client's mistake, answered with a 4xx: one info line, never an
+        # error (and never the token).
+        client = websocket.client
+        log.info(
+            "ws.handshake_refused",
+            status=refused.status_code,
+            code=refused.code,
+            client=f"{client.host}:{client.port}" if client else None,
+        )
         await websocket.send_denial_response(refused.response())
         return
     await websocket.accept(subprotocol=shake.subprotocol)
