@@ -14,6 +14,7 @@ from tokenomist.health import endpoints as health_endpoints
 from tokenomist.kit.errors import install_error_handlers
 from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
 from tokenomist.kit.metrics import MetricsMiddleware
+from tokenomist.kit.openapi import install_docs
 from tokenomist.kit.resources import StartupError, close_resources, open_resources
 from tokenomist.settings import Environment, Settings
 
@@ -72,7 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     log.exception("shutdown.stop_failed", module=module.__name__)
             await close_resources(resources)
 
-    app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)
+    # The docs pages are served from packaged assets by install_docs (FastAPI's load a CDN).
+    app = FastAPI(
+        title="Tokenomist", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
@@ -82,7 +86,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health_endpoints.router)
     for router in _domain_routers():
         app.include_router(router)
+    install_docs(app, MEDIA_OVERRIDES)
     return app
+
+
+# Answers that are not JSON, which FastAPI cannot see from the endpoints' signatures.
+MEDIA_OVERRIDES: dict[tuple[str, str], dict] = {
+    ("get", "/api/v1/runs/{run_id}/events"): {
+        200: {
+            "description": "Server-Sent Events until the run ends: `id` = seq, `event` = "
+            "type, `data` = the frame `{type, run_id, seq, ts, data}` (see /api/v1/protocol). "
+            "Send `Last-Event-ID` to resume after a seq.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": 'id: 1\nevent: agent_started\ndata: {"type": "agent_started", '
+                    '"run_id": "…", "seq": 1, "ts": "…", "data": {"agent": "triage"}}\n\n',
+                }
+            },
+        },
+        204: {"description": "The caller already has the run's terminal event."},
+    },
+    ("get", "/metrics"): {
+        200: {
+            "description": "Prometheus metrics, text exposition format 0.0.4.",
+            "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}},
+        }
+    },
+}
 
 
 def _debug(settings: Settings) -> bool:
