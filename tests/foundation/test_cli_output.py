@@ -58,3 +58,12 @@ def test_a_crash_traceback_is_plain_when_piped(tmp_path: Path) -> None:
     proc = tokenomist("db", "upgrade", env=env)
     assert proc.returncode != 0
     assert "╭" not in proc.stderr and "│" not in proc.stderr
+
+
+def test_cli_messages_mask_the_password_of_a_url(tmp_path: Path) -> None:
+    env = {"TOKENOMIST_URL": "http://ops:hunter22@127.0.0.1:9", "TOKENOMIST_EMAIL": "a@b.c",
+           "TOKENOMIST_PASSWORD": "x", "TOKENOMIST_DATA_DIR": str(tmp_path)}  # fmt: skip
+    proc = tokenomist("ask", "what did we spend?", env=env)
+    assert proc.returncode == 1
+    assert "no Tokenomist server at http://ops:***@127.0.0.1:9" in proc.stderr
+    assert "hunter22" not in proc.stderr + proc.stdout

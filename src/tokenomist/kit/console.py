@@ -15,6 +15,8 @@ from typing import IO, Any
 from rich.console import Console
 from rich.table import Table
 
+from tokenomist.kit.masking import mask_secrets
+
 # Wide enough that Rich never wraps a line it is given; soft_wrap keeps it from padding.
 _PLAIN_WIDTH = 100_000
 PLAIN_HELP_WIDTH = 100
@@ -48,14 +50,21 @@ def typer_options() -> dict[str, Any]:
     return options
 
 
+class MaskingConsole(Console):
+    """Messages quote URLs and errors (``no server at http://u:pw@host``): masked."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(mask_secrets(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
 def console(*, stderr: bool = False) -> Console:
     """A Console for stdout (or stderr) that is plain unless that stream is a terminal.
 
     Built when called, not at import, so it sees the streams the process really has."""
     stream = sys.stderr if stderr else sys.stdout
     if is_tty(stream):
-        return Console(stderr=stderr)
-    return Console(
+        return MaskingConsole(stderr=stderr)
+    return MaskingConsole(
         stderr=stderr,
         width=_PLAIN_WIDTH,
         soft_wrap=True,

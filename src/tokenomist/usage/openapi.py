@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from tokenomist.usage.records import RAW_SCHEMA
 
+ERROR_REF = {"$ref": "#/components/schemas/Error"}  # kit.openapi adds the component
 REQUIRED = ["timestamp", "provider", "model", "input_tokens", "output_tokens"]
 GZIP_NOTE = " The body may be gzip-compressed (`Content-Encoding: gzip`)."
 
@@ -127,6 +128,10 @@ def otlp_body() -> dict[str, Any]:
                     "application/x-protobuf": {"schema": binary},
                     "application/json": {"schema": answer},
                 },
+            },
+            "415": {
+                "description": "Content-Type is neither application/x-protobuf nor JSON",
+                "content": {"application/json": {"schema": ERROR_REF}},
             },
         },
     }
