@@ -21,7 +21,6 @@ TERMINAL = {"run_completed", "run_failed"}
 RECONNECTS = 5
 
 
-
 def register(app: typer.Typer) -> None:
     app.command("ask")(ask)
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +26,7 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def mask_event(_logger: object, _method: str, event_dict: dict) -> dict:
+def mask_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
     """structlog processor: no log line carries a secret (a DSN's password in an error, a
     token in a header, an exception's text). Runs after exceptions are formatted to text."""
     return mask_data(event_dict)

@@ -136,7 +136,7 @@ def complete_openapi(
         (method.lower(), route.path_format): route
         for route in app.routes
         if isinstance(route, APIRoute)
-        for method in route.methods
+        for method in route.methods or ()
     }
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():

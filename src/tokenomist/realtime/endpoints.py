@@ -30,8 +30,8 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await _refuse(websocket, refused.status_code, refused.code, refused.response())
         return
     except TokenomistError as exc:  # e.g. DependencyDown from the token check
-        refused = handshake.HandshakeRefused(exc.status_code, exc.code, exc.message)
-        await _refuse(websocket, refused.status_code, refused.code, refused.response())
+        answer = handshake.HandshakeRefused(exc.status_code, exc.code, exc.message)
+        await _refuse(websocket, answer.status_code, answer.code, answer.response())
         return
     except Exception as exc:
         # Unanswered, the server would log "Exception in ASGI application" and send a bare
