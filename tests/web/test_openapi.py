@@ -33,7 +33,7 @@ async def test_the_document_is_valid_openapi(doc) -> None:
 @pytest.mark.parametrize(
     ("path", "media_types"),
     [
-        ("/api/v1/usage", {"application/json", "application/x-ndjson"}),
+        ("/api/v1/usage", {"application/json", "application/x-ndjson", "text/csv"}),
         (
             "/api/v1/usage/import",
             {"application/json", "application/x-ndjson", "text/csv", "multipart/form-data"},
@@ -106,3 +106,16 @@ async def test_docs_pages_load_only_this_servers_assets(client, page) -> None:
     for url in urls:
         asset = await client.get(url)
         assert asset.status_code == 200, url
+
+
+async def test_the_documented_csv_example_is_accepted(client, doc) -> None:
+    """The example in the document is real input, not prose."""
+    from tests.usage.conftest import account, api_key
+
+    key = await api_key(client, await account(client), ["ingest"])
+    content = doc["paths"]["/api/v1/usage"]["post"]["requestBody"]["content"]["text/csv"]
+    resp = await client.post(
+        "/api/v1/usage", content=content["example"], headers={"X-API-Key": key}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["accepted"] == 1

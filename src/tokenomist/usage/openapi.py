@@ -64,11 +64,16 @@ def _records_content() -> dict[str, Any]:
 
 def usage_body() -> dict[str, Any]:
     """``POST /api/v1/usage``: canonical records."""
+    content = _records_content()
+    content["text/csv"] = {
+        "schema": {"type": "string", "description": "CSV with the canonical column names"},
+        "example": _csv_example(),
+    }
     return {
         "requestBody": {
             "required": True,
             "description": "Canonical records; valid rows land even if others fail." + GZIP_NOTE,
-            "content": _records_content(),
+            "content": content,
         }
     }
 
