@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenomist import __version__
 from tokenomist.health import endpoints as health_endpoints
 from tokenomist.kit.errors import install_error_handlers
 from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
 from tokenomist.kit.metrics import MetricsMiddleware
+from tokenomist.kit.openapi import install_docs
 from tokenomist.kit.resources import StartupError, close_resources, open_resources
 from tokenomist.settings import Environment, Settings
 
@@ -30,8 +32,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
             resources = await open_resources(settings)
-        except StartupError as exc:
-            log.error("startup.failed", detail=str(exc))
+        except Exception as exc:
+            # StartupError is the one line already; anything else is said in one line too.
+            detail = str(exc) if isinstance(exc, StartupError) else (
+                f"startup failed: {type(exc).__name__}: {exc}"
+            )  # fmt: skip
+            log.error("startup.failed", detail=detail)
             raise
         app.state.resources = resources
         # Domain services (event bus, run manager, ...) start after the storage tiers and stop
@@ -67,16 +73,73 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     log.exception("shutdown.stop_failed", module=module.__name__)
             await close_resources(resources)
 
-    app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)
+    # The docs pages are served from packaged assets by install_docs (FastAPI's load a CDN).
+    app = FastAPI(
+        title="Tokenomist", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(QuietStartupFailure, traceback=_debug(settings))
 
     app.include_router(health_endpoints.router)
     for router in _domain_routers():
         app.include_router(router)
+    install_docs(app, MEDIA_OVERRIDES)
     return app
+
+
+# Answers that are not JSON, which FastAPI cannot see from the endpoints' signatures.
+MEDIA_OVERRIDES: dict[tuple[str, str], dict] = {
+    ("get", "/api/v1/runs/{run_id}/events"): {
+        200: {
+            "description": "Server-Sent Events until the run ends: `id` = seq, `event` = "
+            "type, `data` = the frame `{type, run_id, seq, ts, data}` (see /api/v1/protocol). "
+            "Send `Last-Event-ID` to resume after a seq.",
+            "content": {
+                "text/event-stream": {
+                    "schema": {"type": "string"},
+                    "example": 'id: 1\nevent: agent_started\ndata: {"type": "agent_started", '
+                    '"run_id": "…", "seq": 1, "ts": "…", "data": {"agent": "triage"}}\n\n',
+                }
+            },
+        },
+        204: {"description": "The caller already has the run's terminal event."},
+    },
+    ("get", "/metrics"): {
+        200: {
+            "description": "Prometheus metrics, text exposition format 0.0.4.",
+            "content": {"text/plain; version=0.0.4; charset=utf-8": {"schema": {"type": "string"}}},
+        }
+    },
+}
+
+
+def _debug(settings: Settings) -> bool:
+    return settings.log_level.upper() == "DEBUG"
+
+
+class QuietStartupFailure:
+    """A failed start-up has said what failed in its one ``startup failed: …`` line; the
+    ~145-line traceback Starlette hands the server along with it buries that line, so it is
+    dropped unless debugging (``tokenomist serve --debug`` or log level debug)."""
+
+    def __init__(self, app: ASGIApp, traceback: bool = False) -> None:
+        self.app = app
+        self.traceback = traceback
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan" or self.traceback:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_quietly(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # the server logs a non-empty one
+            await send(message)
+
+        await self.app(scope, receive, send_quietly)
 
 
 def _domain_routers() -> list:

@@ -9,10 +9,13 @@ import sys
 import typer
 import uvicorn
 
+from tokenomist.kit.console import typer_options
 from tokenomist.settings import Settings
 
-app = typer.Typer(help="Tokenomist: cut your AI spend, with numbers.", no_args_is_help=True)
-db_app = typer.Typer(help="SQL schema migrations.", no_args_is_help=True)
+app = typer.Typer(
+    help="Tokenomist: cut your AI spend, with numbers.", no_args_is_help=True, **typer_options()
+)
+db_app = typer.Typer(help="SQL schema migrations.", no_args_is_help=True, **typer_options())
 app.add_typer(db_app, name="db")
 
 
@@ -22,8 +25,11 @@ def serve(
     port: int = typer.Option(None, help="Port (default: settings port)."),
     reload: bool = typer.Option(False, help="Reload on code changes (development)."),
     demo: bool = typer.Option(False, "--demo", help="Seed a demo org, user and workload."),
+    debug: bool = typer.Option(
+        False, "--debug", help="Debug logs, and the full traceback of a start-up failure."
+    ),
 ) -> None:
-    """Run the API server."""
+    """Run the API server. A start-up failure prints one line and exits non-zero."""
     # The app factory reads its settings from the environment: flags go there too, so what the
     # app reports (e.g. the demo sign-in URL) matches where it listens.
     if demo:
@@ -32,6 +38,8 @@ def serve(
         os.environ["TOKENOMIST_HOST"] = host
     if port:
         os.environ["TOKENOMIST_PORT"] = str(port)
+    if debug:
+        os.environ["TOKENOMIST_LOG_LEVEL"] = "DEBUG"
     settings = Settings()
     uvicorn.run(
         "tokenomist.app:create_app",
@@ -39,7 +47,7 @@ def serve(
         host=settings.host,
         port=settings.port,
         reload=reload,
-        log_level="warning",
+        log_level="debug" if settings.log_level.upper() == "DEBUG" else "warning",
         ws="websockets-sansio",
     )
 

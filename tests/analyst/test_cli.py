@@ -14,7 +14,7 @@ from tests.analyst.conftest import PASSWORD, demo_workload, load, register
 async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tokenomist", "ask", *args,
-        env={**os.environ, "COLUMNS": "160", **env},
+        env={**os.environ, "COLUMNS": "20", **env},  # piped output ignores the width
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 120)
@@ -33,6 +33,9 @@ async def test_ask_streams_the_agents_and_prints_the_plan(embedded_server):
     assert positions == sorted(positions)
     assert "⚙ find_batch_tier()" in err and "done in" in err
     assert "Savings plan" in out and "Actions" in out and "Assumptions" in out
+    # whole values, not cells cut to fit 80 (or 20) columns
+    assert "…" not in out
+    assert "analytics/nightly-summaries (openai gpt-4.1)" in out
 
     code, out, err = await run_cli("How can we cut our AI spend?", "--json", "--quiet", env=env)
     assert code == 0, err

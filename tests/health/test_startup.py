@@ -146,3 +146,45 @@ async def test_a_domain_that_fails_to_start_logs_the_startup_failed_line(
         "startup failed: tokenomist.broken did not start: ConnectionError: bus backend unreachable"
         in err
     )
+
+
+def _serve_on_an_unusable_data_dir(tmp_path, *args: str, env: dict[str, str] | None = None):
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.servers import free_port
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    return subprocess.run(
+        [sys.executable, "-m", "tokenomist", "serve", "--port", str(free_port()), *args],
+        env={
+            **os.environ,
+            "TOKENOMIST_ENVIRONMENT": "test",
+            "TOKENOMIST_DATA_DIR": str(blocker / "data"),
+            **(env or {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_start_up_failure_prints_its_one_line_and_no_traceback(tmp_path):
+    proc = _serve_on_an_unusable_data_dir(tmp_path)
+    assert proc.returncode != 0
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    assert len(lines) == 1, lines
+    assert "startup failed: " in lines[0] and "Not a directory" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"), [(("--debug",), None), ((), {"TOKENOMIST_LOG_LEVEL": "debug"})]
+)
+def test_debugging_a_start_up_failure_shows_the_traceback(tmp_path, args, env):
+    proc = _serve_on_an_unusable_data_dir(tmp_path, *args, env=env)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "startup failed: " in out
+    assert "Traceback (most recent call last)" in out and "NotADirectoryError" in out

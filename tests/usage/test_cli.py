@@ -21,16 +21,17 @@ async def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tokenomist", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200", "TOKENOMIST_ENVIRONMENT": "test", **(env or {})},
+        # A tiny COLUMNS: piped output must not depend on the terminal's width.
+        env={**os.environ, "COLUMNS": "20", "TOKENOMIST_ENVIRONMENT": "test", **(env or {})},
     )  # fmt: skip
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=240)
     return proc.returncode, out.decode()
 
 
 def table_row(out: str, name: str) -> list[str]:
-    """The cells of the summary-table row for a file."""
-    row = next(line for line in out.splitlines() if name in line and "│" in line)
-    return [c.strip() for c in row.split("│") if c.strip()]
+    """The cells of the summary-table row for a file (piped, the table is tab-separated)."""
+    row = next(line for line in out.splitlines() if line.startswith(name) and "\t" in line)
+    return row.split("\t")
 
 
 async def test_ingest_azure_trace_through_the_server(embedded_server):
@@ -43,8 +44,10 @@ async def test_ingest_azure_trace_through_the_server(embedded_server):
             "--url", embedded_server.url, "--api-key", key, "--chunk-mb", "0.2",
         )  # fmt: skip
         assert code == 0, out
-        cells = table_row(out, "AzureLLMInferenceTrace_conv")
+        cells = table_row(out, "AzureLLMInferenceTrace_conv.csv")
         assert cells[1:6] == ["azure-trace", "19,366", "0", "0", "0"]
+        # progress on stderr, one plain line per file, before the result table
+        assert out.index("AzureLLMInferenceTrace_conv.csv: ") < out.index("Usage import")
         summary = (await client.get("/api/v1/usage/summary", headers=user)).json()
         assert summary["totals"]["requests"] == 19_366
         assert cells[6] == f"{summary['totals']['cost_usd']:,.4f}"
@@ -64,7 +67,9 @@ async def test_chunked_upload_reports_original_line_numbers(embedded_server, tmp
     )
     assert code == 0, out
     assert "usage.csv:2499: input_tokens: must not be negative" in out  # line 1 is the header
-    assert "2,999" in out
+    assert table_row(out, "usage.csv")[2:5] == ["2,999", "0", "1"]
+    size = f"{path.stat().st_size:,}"
+    assert out.index(f"usage.csv: {size} of {size} bytes sent") < out.index("Usage import")
 
 
 async def test_ingest_refuses_a_bad_login_and_an_unreachable_server(embedded_server):

@@ -24,6 +24,7 @@ def tokenomist(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         text=True,
         timeout=timeout,
         cwd=ROOT,
+        env={**os.environ, "COLUMNS": "20"},  # what it prints must not depend on the width
     )
 
 
@@ -206,3 +207,21 @@ def test_verify_that_cannot_write_its_outputs_exits_3_with_the_cause(tmp_path: P
     assert proc.returncode == 3, proc.stdout + proc.stderr
     assert "INCONCLUSIVE: verify could not complete: FileExistsError" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_loop_masks_the_deploy_commands_secrets_in_the_worklog(tmp_path: Path) -> None:
+    """The deploy command and its output are quoted in the worklog: not its passwords."""
+    deploy = (
+        "TOKENOMIST_CLICKHOUSE_URL=http://default:chpw-5522@127.0.0.1:1/tk "
+        "TOKENOMIST_JWT_SECRET=jwt-secret-6633 "
+        "sh -c 'echo using $TOKENOMIST_CLICKHOUSE_URL; exit 7'"
+    )
+    out = tmp_path / "out"
+    proc = tokenomist(
+        "loop", "--target", "http://127.0.0.1:1", "--deploy", deploy, "--out", str(out)
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    worklog = (out / "worklog.md").read_text()
+    assert "exit 7" in worklog and "using http://default:***@127.0.0.1:1/tk" in worklog
+    assert "TOKENOMIST_JWT_SECRET=***" in worklog
+    assert "chpw-5522" not in worklog and "jwt-secret-6633" not in worklog

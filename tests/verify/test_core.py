@@ -371,3 +371,38 @@ def test_the_apps_own_dependency_unavailable_answer_joins_the_down_dependencys_f
         ("asyncpg_connection_closed", "database")
     ]
     assert [c.name for c in groups[0].consequences] == ["auth.login"]
+
+
+def test_every_output_masks_the_secrets_its_evidence_quotes(tmp_path: Path) -> None:
+    """Evidence quotes logs and errors verbatim; the files are pasted into PRs and CI."""
+    dsn = "http://default:chpw-4411@ch:8123/tk"
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJlLXBhcnQtbG9uZw"
+    check = Check(
+        "analytics.query",
+        "dependency",
+        "failed",
+        2.0,
+        f"ClickHouse at {dsn} refused the query",
+        evidence=[f"log: TOKENOMIST_CLICKHOUSE_URL={dsn}", f"sent Authorization: Bearer {token}"],
+        attempts=[False],
+    )
+    checks = [passed("health.ready", "health"), check]
+    findings = _findings(checks)
+    d = gate.decide(checks, findings, gate.Thresholds())
+    doc = {
+        "target": "http://t:1",
+        "started_at": "2026-01-01T00:00:00+00:00",
+        "decision": d.decision,
+        "exit_code": d.exit_code,
+        "decision_reasons": d.reasons,
+        "dependencies": {},
+        "checks": [c.as_dict() for c in checks],
+        "findings": [f.as_dict() for f in findings],
+    }
+    doc["next_steps"] = report.next_steps(doc)
+    paths = report.write_all(doc, tmp_path)
+    for name, path in paths.items():
+        text = path.read_text()
+        assert "chpw-4411" not in text and token not in text, name
+        assert "default:***@ch:8123" in text, name
+    assert "chpw-4411" in doc["checks"][1]["message"]  # the caller's document is not changed

@@ -11,17 +11,14 @@ import time
 import httpx
 import typer
 from httpx_sse import SSEError, connect_sse
-from rich.console import Console
 from rich.markdown import Markdown
 
+from tokenomist.kit import console as kit_console
 from tokenomist.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 TERMINAL = {"run_completed", "run_failed"}
 RECONNECTS = 5
-
-out = Console()
-err = Console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -48,7 +45,7 @@ def ask(
                 _fail(f"could not start the analysis: HTTP {r.status_code} {_error(r)}")
             run_id = r.json()["run_id"]
             if not quiet:
-                err.print(f"[dim]run {run_id}[/dim]")
+                _err().print(f"[dim]run {run_id}[/dim]")
             last = _follow(client, run_id, quiet)
             run = client.get(f"/api/v1/runs/{run_id}")
     except httpx.ConnectError as exc:
@@ -61,10 +58,22 @@ def ask(
     if result["status"] != "completed":
         error = result.get("error") or (last or {}).get("data") or {}
         _fail(f"the analysis {result['status']}: {error.get('code')}: {error.get('message')}")
-    if as_json:
-        out.print_json(json.dumps(result["report"]))
-    else:
-        out.print(Markdown(result["content"]))
+    _print_answer(result, as_json)
+
+
+def _print_answer(result: dict, as_json: bool) -> None:
+    """Rendered on a terminal; elsewhere the JSON or the Markdown source as it is (Rich would
+    lay it out for 80 columns and cut table cells: ``analytics/nightly-s…``)."""
+    out = kit_console.console()
+    if kit_console.is_tty(out.file):
+        if as_json:
+            out.print_json(json.dumps(result["report"]))
+        else:
+            out.print(Markdown(result["content"]))
+        return
+    text = json.dumps(result["report"], indent=2) if as_json else result["content"]
+    out.file.write(text.rstrip("\n") + "\n")
+    out.file.flush()
 
 
 def _login(client: httpx.Client, email: str | None, password: str | None) -> str:
@@ -104,7 +113,7 @@ def _follow(client: httpx.Client, run_id: str, quiet: bool) -> dict | None:
                 for event in sse.iter_sse():
                     frame = json.loads(event.data)
                     if event.event == "error":
-                        err.print(f"[yellow]event stream: {frame.get('message')}[/yellow]")
+                        _err().print(f"[yellow]event stream: {frame.get('message')}[/yellow]")
                         return last
                     last_seq, last = frame["seq"], frame
                     if not quiet:
@@ -114,7 +123,9 @@ def _follow(client: httpx.Client, run_id: str, quiet: bool) -> dict | None:
         except (httpx.TransportError, SSEError) as exc:
             if attempt == RECONNECTS:
                 _fail(f"event stream lost after {RECONNECTS} reconnects: {exc}")
-            err.print(f"[yellow]stream dropped ({exc}); resuming after event {last_seq}[/yellow]")
+            _err().print(
+                f"[yellow]stream dropped ({exc}); resuming after event {last_seq}[/yellow]"
+            )
             time.sleep(min(2**attempt * 0.2, 3))
     return last
 
@@ -122,27 +133,31 @@ def _follow(client: httpx.Client, run_id: str, quiet: bool) -> dict | None:
 def _show(frame: dict) -> None:
     kind, d = frame["type"], frame["data"]
     if kind == "agent_started":
-        err.print(f"[bold cyan]▶ {d['agent']}[/bold cyan]")
+        _err().print(f"[bold cyan]▶ {d['agent']}[/bold cyan]")
     elif kind == "agent_thinking":
-        err.print(f"  [dim]… {d['text']}[/dim]")
+        _err().print(f"  [dim]… {d['text']}[/dim]")
     elif kind == "tool_executing":
         args = ", ".join(f"{k}={v}" for k, v in d["args"].items() if k not in ("from", "to"))
-        err.print(f"  [magenta]⚙ {d['tool']}[/magenta]({args})", end="")
+        _err().print(f"  [magenta]⚙ {d['tool']}[/magenta]({args})", end="")
     elif kind == "tool_completed":
         style = "green" if d["status"] == "completed" else "red"
-        err.print(f" [{style}]→ {d['summary']}[/{style}] [dim]{d['duration_ms']:.0f} ms[/dim]")
+        _err().print(f" [{style}]→ {d['summary']}[/{style}] [dim]{d['duration_ms']:.0f} ms[/dim]")
     elif kind == "agent_completed":
         style = "green" if d["status"] == "completed" else "red"
-        err.print(
+        _err().print(
             f"[{style}]✔ {d['agent']}[/{style}] {d['summary']} "
             f"[dim]({d['duration_ms']:.0f} ms)[/dim]"
         )
     elif kind == "agent_error":
-        err.print(f"[red]✘ {d['agent']}: {d['code']}: {d['message']}[/red]")
+        _err().print(f"[red]✘ {d['agent']}: {d['code']}: {d['message']}[/red]")
     elif kind == "run_completed":
-        err.print(f"[bold green]done in {d['duration_ms'] / 1000:.2f} s[/bold green]\n")
+        _err().print(f"[bold green]done in {d['duration_ms'] / 1000:.2f} s[/bold green]\n")
     elif kind == "run_failed":
-        err.print(f"[bold red]run failed: {d['code']}: {d['message']}[/bold red]")
+        _err().print(f"[bold red]run failed: {d['code']}: {d['message']}[/bold red]")
+
+
+def _err():
+    return kit_console.console(stderr=True)
 
 
 def _error(r: httpx.Response) -> str:
@@ -154,5 +169,5 @@ def _error(r: httpx.Response) -> str:
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]{message}[/red]")
+    _err().print(f"[red]{message}[/red]")
     raise typer.Exit(1)

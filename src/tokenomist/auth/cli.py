@@ -8,11 +8,12 @@ import sys
 
 import typer
 
+from tokenomist.kit.console import typer_options
 from tokenomist.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
-    users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+    users_app = typer.Typer(help="User accounts.", no_args_is_help=True, **typer_options())
     users_app.command("create")(create_user)
     app.add_typer(users_app, name="users")
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 import logging
 import sys
 import uuid
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tokenomist.kit.masking import mask_data, mask_secrets
 
 
 class _CurrentStderr:
@@ -20,6 +24,51 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def mask_event(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """structlog processor: no log line carries a secret (a DSN's password in an error, a
+    token in a header, an exception's text). Runs after exceptions are formatted to text."""
+    return mask_data(event_dict)
+
+
+class MaskingFilter(logging.Filter):
+    """The same for stdlib records (uvicorn's own lines and tracebacks)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed record: leave it to the formatter
+            return True
+        record.msg, record.args = mask_secrets(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = mask_secrets(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+class QuietStartupFilter(logging.Filter):
+    """Drops uvicorn's own "Application startup failed. Exiting." after the app's one
+    ``startup failed: …`` line has said what failed (kept when debugging)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "uvicorn.error" and record.msg == UVICORN_STARTUP_FAILED)
+
+
+UVICORN_STARTUP_FAILED = "Application startup failed. Exiting."
+STDLIB_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "")
+
+
+def _filter_stdlib_handlers(debug: bool) -> None:
+    # Filters on a handler see every record it writes, also those propagated from children.
+    for name in STDLIB_LOGGERS:
+        for handler in logging.getLogger(name).handlers:
+            for kind in (MaskingFilter, QuietStartupFilter):
+                present = [f for f in handler.filters if isinstance(f, kind)]
+                if kind is QuietStartupFilter and debug:
+                    for f in present:
+                        handler.removeFilter(f)
+                elif not present:
+                    handler.addFilter(kind())
 
 
 def configure_logging(level: str = "INFO", json: bool = False) -> None:
@@ -34,6 +83,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            mask_event,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -42,6 +92,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
+    _filter_stdlib_handlers(debug=level.upper() == "DEBUG")
 
 
 class RequestIdMiddleware:

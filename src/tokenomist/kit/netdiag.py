@@ -12,7 +12,10 @@ import errno
 import socket
 import ssl
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+
+from tokenomist.kit.masking import mask_secrets, mask_url
+
+__all__ = ["Cause", "classify", "describe", "mask_url"]  # mask_url: kept importable from here
 
 DNS_ERRNOS = {
     socket.EAI_NONAME: "EAI_NONAME",
@@ -48,20 +51,6 @@ class Cause:
 
     def as_dict(self) -> dict[str, str]:
         return {"kind": self.kind, "message": self.message}
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe for logs and error lines)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    userinfo = f"{parts.username}:***@" if parts.username else ":***@"
-    # Host and port as written: a malformed port must not turn an error line into a crash.
-    hostinfo = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, userinfo + hostinfo, parts.path, parts.query, parts.fragment))
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
@@ -128,4 +117,5 @@ def _first_line(exc: BaseException) -> str:
 def describe(dependency: str, url: str, exc: BaseException) -> str:
     """One line: 'Redis at redis://cache:6379/0 unreachable: DNS lookup failed (EAI_AGAIN): ...'."""
     cause = classify(exc)
-    return f"{dependency} at {mask_url(url)} unreachable: {cause.message}"
+    # The cause quotes the driver's text, which may repeat the DSN with its password.
+    return mask_secrets(f"{dependency} at {mask_url(url)} unreachable: {cause.message}")

@@ -11,6 +11,7 @@ straight into the data dir instead, when no server holds it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -23,16 +24,20 @@ import httpx
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
+from tokenomist.kit import console as kit_console
 from tokenomist.settings import Settings
 
 if TYPE_CHECKING:
     from tokenomist.kit.resources import Resources
 
-console = Console(stderr=True)
 DEFAULT_URL = "http://127.0.0.1:8000"
 LINE_FORMATS = {"canonical", "azure-trace", "litellm"}  # safe to split at line boundaries
+
+
+def _err() -> Console:
+    """Messages and progress go to stderr (plain when it is not a terminal); results to stdout."""
+    return kit_console.console(stderr=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -89,7 +94,7 @@ def ingest(
     }
     if local:
         if not org:
-            console.print("[red]--local needs --org ORG (an org id or name)[/red]")
+            _err().print("[red]--local needs --org ORG (an org id or name)[/red]")
             raise typer.Exit(2)
         results = _ingest_local(files, org, params)
     else:
@@ -112,7 +117,7 @@ def _auth_headers(client: httpx.Client, api_key: str | None, email: str | None,
         email, demo_password = demo.local_demo_credentials(Settings().data_dir)
         password = password or demo_password
     if not password:
-        console.print(
+        _err().print(
             f"[red]no credentials: pass --api-key, or --email and --password (the demo user's "
             f"password is read from {demo.demo_password_file(Settings().data_dir)} when the "
             f"server runs with --demo)[/red]"
@@ -120,7 +125,7 @@ def _auth_headers(client: httpx.Client, api_key: str | None, email: str | None,
         raise typer.Exit(2)
     resp = client.post("/auth/login", json={"email": email, "password": password})
     if resp.status_code != 200:
-        console.print(f"[red]login as {email} failed: HTTP {resp.status_code} {_error(resp)}[/red]")
+        _err().print(f"[red]login as {email} failed: HTTP {resp.status_code} {_error(resp)}[/red]")
         raise typer.Exit(1)
     return {"Authorization": f"Bearer {resp.json()['access_token']}"}
 
@@ -140,27 +145,62 @@ def _ingest_remote(files: list[Path], url: str, api_key: str | None, email: str 
     try:
         with httpx.Client(base_url=url, timeout=httpx.Timeout(300.0, connect=5.0)) as client:
             headers = _auth_headers(client, api_key, email, password)
-            with Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                TimeRemainingColumn(), console=console,
-            ) as progress:  # fmt: skip
+            with _UploadProgress() as progress:
                 for path in files:
                     results.append(
                         _upload(client, headers, path, params, int(chunk_mb * 1e6), progress)
                     )
     except httpx.TransportError as exc:
-        console.print(f"[red]Tokenomist server at {url} unreachable: {exc}[/red]")
+        _err().print(f"[red]Tokenomist server at {url} unreachable: {exc}[/red]")
         raise typer.Exit(1) from None
     return results
 
 
+class _UploadProgress:
+    """A Rich bar per file on a terminal; otherwise one plain stderr line per file when it is
+    sent — before the result table, never a bar's last frame drawn after it."""
+
+    def __init__(self) -> None:
+        err = _err()
+        self.bar: Progress | None = None
+        if kit_console.is_tty(err.file):
+            self.bar = Progress(
+                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                TimeRemainingColumn(), console=err, transient=False,
+            )  # fmt: skip
+
+    def __enter__(self) -> _UploadProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def add(self, name: str, total: int) -> Any:
+        return self.bar.add_task(name, total=total) if self.bar is not None else None
+
+    def advance(self, task: Any, sent: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(task, sent)
+
+    def done(self, task: Any, name: str, sent: int, size: int, failure: str | None) -> None:
+        if self.bar is not None:
+            self.bar.update(task, completed=size)
+            return
+        state = f"stopped: {failure}" if failure else "sent"
+        _err().print(f"{name}: {sent:,} of {size:,} bytes {state}", markup=False)
+
+
 def _upload(client: httpx.Client, headers: dict[str, str], path: Path, params: dict[str, str],
-            chunk_bytes: int, progress: Progress) -> FileResult:  # fmt: skip
+            chunk_bytes: int, progress: _UploadProgress) -> FileResult:  # fmt: skip
     from tokenomist.usage import formats
 
     result = FileResult(path.name)
     size = path.stat().st_size
-    task = progress.add_task(path.name, total=size)
+    task = progress.add(path.name, size)
+    sent = 0
     with path.open("rb") as fh:
         head = fh.read(65536)
     try:
@@ -171,11 +211,12 @@ def _upload(client: httpx.Client, headers: dict[str, str], path: Path, params: d
     for body, offset in _chunks(path, chunk_bytes if splittable else None, fmt):
         resp = client.post("/api/v1/usage/import", params=params, content=body, headers=headers)
         progress.advance(task, len(body))
+        sent += len(body)
         if resp.status_code != 200:
             result.failure = f"HTTP {resp.status_code} {_error(resp)}"
             break
         result.add(resp.json(), offset)
-    progress.update(task, completed=size)
+    progress.done(task, path.name, min(sent, size), size, result.failure)
     return result
 
 
@@ -217,7 +258,7 @@ def _ingest_local(files: list[Path], org: str, params: dict[str, str]) -> list[F
     if not settings.clickhouse_url:
         holder = data_dir_holder(settings.chdb_path)
         if holder is not None:
-            console.print(
+            _err().print(
                 f"[red]the data dir {settings.chdb_path} is held by a running server (pid "
                 f"{holder}); drop --local to send the files to it, or stop it first[/red]"
             )
@@ -237,10 +278,10 @@ async def _resolve_org(resources: Resources, org: str) -> str:
             )
         ).all()
     if not rows:
-        console.print(f"[red]no org with id or name {org!r} in {resources.database_url}[/red]")
+        _err().print(f"[red]no org with id or name {org!r} in {resources.database_url}[/red]")
         raise typer.Exit(1)
     if len(rows) > 1:
-        console.print(f"[red]{len(rows)} orgs are named {org!r}; pass the org id[/red]")
+        _err().print(f"[red]{len(rows)} orgs are named {org!r}; pass the org id[/red]")
         raise typer.Exit(1)
     return rows[0][0]
 
@@ -261,7 +302,7 @@ async def _load_local(settings: Settings, files: list[Path], org: str,
         options = ImportOptions(params.get("provider"), params.get("model"), params.get("project"))
         for path in files:
             result = FileResult(path.name)
-            with console.status(f"loading {path.name}"):
+            with _loading(path.name):
                 try:
                     report = await service.import_file(
                         resources, org_id, path, format=params.get("format"), options=options
@@ -275,23 +316,35 @@ async def _load_local(settings: Settings, files: list[Path], org: str,
         await close_resources(resources)
 
 
+def _loading(name: str) -> Any:
+    """A spinner on a terminal; elsewhere one plain line before the work starts."""
+    err = _err()
+    if kit_console.is_tty(err.file):
+        return err.status(f"loading {name}")
+    err.print(f"loading {name}", markup=False)
+    return contextlib.nullcontext()
+
+
+IMPORT_COLUMNS = ("file", "format", "accepted", "duplicates", "rejected", "unpriced",
+                  "spend (USD)")  # fmt: skip
+
+
 def _print_results(results: list[FileResult]) -> None:
-    table = Table(title="Usage import")
-    for col in ("file", "format", "accepted", "duplicates", "rejected", "unpriced", "spend (USD)"):
-        table.add_column(col, justify="left" if col in ("file", "format") else "right")
-    for r in results:
-        table.add_row(
-            r.name, r.format, f"{r.accepted:,}", f"{r.duplicates:,}", f"{r.rejected:,}",
-            f"{r.unpriced:,}", f"{r.cost_usd:,.4f}",
-        )  # fmt: skip
-    Console().print(table)
+    rows = [
+        (r.name, r.format, f"{r.accepted:,}", f"{r.duplicates:,}", f"{r.rejected:,}",
+         f"{r.unpriced:,}", f"{r.cost_usd:,.4f}")
+        for r in results
+    ]  # fmt: skip
+    kit_console.print_table(
+        kit_console.console(), "Usage import", IMPORT_COLUMNS, rows, right=IMPORT_COLUMNS[2:]
+    )
     for r in results:
         if r.failure:
-            console.print(f"[red]{r.name}: refused: {r.failure}[/red]")
+            _err().print(f"[red]{r.name}: refused: {r.failure}[/red]")
         for err in r.errors[:10]:
-            console.print(f"  {r.name}:{err['index']}: {err['field'] or '(row)'}: {err['message']}")
+            _err().print(f"  {r.name}:{err['index']}: {err['field'] or '(row)'}: {err['message']}")
         if len(r.errors) > 10:
-            console.print(f"  ... and {r.rejected - 10:,} more row errors")
+            _err().print(f"  ... and {r.rejected - 10:,} more row errors")
 
 
 # -- demo data -----------------------------------------------------------------------------------
@@ -310,7 +363,7 @@ def demo_data(
     from tokenomist.usage.demo import generate
 
     if not out and not local:
-        console.print("[red]pass --out FILE (or '-') and/or --local --org ORG[/red]")
+        _err().print("[red]pass --out FILE (or '-') and/or --local --org ORG[/red]")
         raise typer.Exit(2)
     workload = generate(seed=seed, days=days, planted=not clean)
     if out:
@@ -320,10 +373,10 @@ def demo_data(
             sys.stdout.flush()
         else:
             out.write_bytes(lines)
-            console.print(f"wrote {len(workload.records):,} records to {out}")
+            _err().print(f"wrote {len(workload.records):,} records to {out}")
     if local:
         if not org:
-            console.print("[red]--local needs --org ORG[/red]")
+            _err().print("[red]--local needs --org ORG[/red]")
             raise typer.Exit(2)
         fd, name = tempfile.mkstemp(prefix="tokenomist-demo-", suffix=".ndjson")
         os.close(fd)
@@ -333,14 +386,15 @@ def demo_data(
             _print_results(_ingest_local([tmp], org, {"format": "canonical"}))
         finally:
             tmp.unlink(missing_ok=True)
-    table = Table(
-        title=f"Planted inefficiencies ({workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d})"
+    rows = [
+        (p.strategy_id, f"{p.scope['project']}/{p.scope['feature']}",
+         f"{p.scope['provider']}/{p.scope['model']}", f"{p.savings_usd:,.2f}")
+        for p in workload.planted.values()
+    ]  # fmt: skip
+    kit_console.print_table(
+        _err(),
+        f"Planted inefficiencies ({workload.start:%Y-%m-%d} to {workload.end:%Y-%m-%d})",
+        ("strategy", "project/feature", "model", "savings (USD)"),
+        rows,
+        right=("savings (USD)",),
     )
-    for col in ("strategy", "project/feature", "model", "savings (USD)"):
-        table.add_column(col, justify="right" if col.startswith("savings") else "left")
-    for p in workload.planted.values():
-        table.add_row(
-            p.strategy_id, f"{p.scope['project']}/{p.scope['feature']}",
-            f"{p.scope['provider']}/{p.scope['model']}", f"{p.savings_usd:,.2f}",
-        )  # fmt: skip
-    console.print(table)

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from tokenomist.auth.dependencies import Principal, require_scope
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
 from tokenomist.usage import formats, service
+from tokenomist.usage import openapi as docs
 from tokenomist.usage.formats import ImportOptions, otlp
 from tokenomist.usage.schemas import GroupBy, IngestReportOut, SummaryOut
 
@@ -62,7 +63,7 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-@router.post("/api/v1/usage", response_model=IngestReportOut)
+@router.post("/api/v1/usage", response_model=IngestReportOut, openapi_extra=docs.usage_body())
 async def ingest_usage(request: Request, principal: IngestPrincipal) -> dict:
     """Canonical records as a JSON array or NDJSON. Valid rows land even if others fail."""
     data = await read_body(request)
@@ -73,7 +74,9 @@ async def ingest_usage(request: Request, principal: IngestPrincipal) -> dict:
     return report.as_dict()
 
 
-@router.post("/api/v1/usage/import", response_model=IngestReportOut)
+@router.post(
+    "/api/v1/usage/import", response_model=IngestReportOut, openapi_extra=docs.import_body()
+)
 async def import_usage(
     request: Request,
     principal: IngestPrincipal,
@@ -126,7 +129,7 @@ async def list_formats(principal: ReadPrincipal) -> dict:
     return {"formats": [{"name": k, "description": v} for k, v in formats.known().items()]}
 
 
-@router.post("/v1/traces")
+@router.post("/v1/traces", openapi_extra=docs.otlp_body())
 async def otlp_traces(request: Request, principal: IngestPrincipal) -> Response:
     """OTLP/HTTP trace export (protobuf or JSON). GenAI spans become usage records; the
     answer is an ExportTraceServiceResponse, with partial success when spans were rejected."""

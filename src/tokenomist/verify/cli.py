@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from tokenomist.kit.masking import mask_secrets
 from tokenomist.verify import gate, report, service
 from tokenomist.verify.loop import LoopOptions, run_loop
 
@@ -75,7 +76,8 @@ def _crashed(command: str, exc: Exception) -> NoReturn:
     """The verifier itself failed (e.g. an unwritable --out): that decides nothing about the
     target, so exit 3 (inconclusive) with the cause — never 1, which a pipeline reads as no_go."""
     typer.echo(
-        f"INCONCLUSIVE: {command} could not complete: {type(exc).__name__}: {exc}", err=True
+        mask_secrets(f"INCONCLUSIVE: {command} could not complete: {type(exc).__name__}: {exc}"),
+        err=True,
     )
     sys.exit(3)
 
@@ -150,16 +152,18 @@ def verify_command(
 
 
 def _print_outcome(doc: dict, target: str, paths: dict) -> None:
-    """The decision, its reasons and each finding with its first check's message."""
-    typer.echo(f"{report.DECISION_WORDS[doc['decision']]}: {target}")
-    for reason in doc["decision_reasons"]:
-        typer.echo(f"  - {reason}")
+    """The decision, its reasons and each finding with its first check's message (masked:
+    a check's message may quote a URL with its password)."""
+    lines = [f"{report.DECISION_WORDS[doc['decision']]}: {target}"]
+    lines += [f"  - {reason}" for reason in doc["decision_reasons"]]
     for f in doc["findings"]:
-        typer.echo(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
+        lines.append(f"  {f['id']} [{f['class']}] {f['title']}: {', '.join(f['affected'])}")
         message = _first_message(doc, f)
         if message:
-            typer.echo(f"      {message}")
-    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+            lines.append(f"      {message}")
+    lines.append("wrote " + ", ".join(str(p) for p in paths.values()))
+    typer.echo(mask_secrets("\n".join(lines)))
+
 
 def loop_command(
     target: str = typer.Option(..., help="Base URL the deploy serves on."),

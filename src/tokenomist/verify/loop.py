@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from tokenomist.kit.masking import mask_secrets
 from tokenomist.kit.netdiag import classify as net_classify
 from tokenomist.verify import report, service
 from tokenomist.verify.probes.signals import json_object
@@ -50,7 +51,8 @@ def run_command(cmd: str, timeout_s: float) -> tuple[int, str]:
         )
     except subprocess.TimeoutExpired:
         return 124, f"command did not finish within {timeout_s:g}s"
-    return proc.returncode, (proc.stdout + proc.stderr)[-1500:]
+    # Masked before the tail is cut: a cut could leave half a secret the mask no longer sees.
+    return proc.returncode, mask_secrets(proc.stdout + proc.stderr)[-1500:]
 
 
 async def wait_ready(target: str, timeout_s: float) -> StepResult:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from tokenomist.kit.masking import mask_data, mask_secrets
+
 DECISION_WORDS = {"go": "GO", "no_go": "NO-GO", "inconclusive": "INCONCLUSIVE"}
 
 
@@ -26,7 +28,11 @@ def next_steps(report: dict[str, Any]) -> list[str]:
 
 
 def write_all(report: dict[str, Any], out_dir: Path, *, worklog: Path | None = None) -> dict:
-    """Write the four outputs; the worklog entry is appended (the file is a running log)."""
+    """Write the four outputs; the worklog entry is appended (the file is a running log).
+
+    Every one is rendered from a masked copy: evidence quotes logs, errors and commands that
+    may carry a DSN password or a token, and these files are pasted into PRs and CI."""
+    report = mask_data(report)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "report": out_dir / "report.json",
@@ -42,6 +48,9 @@ def write_all(report: dict[str, Any], out_dir: Path, *, worklog: Path | None = N
 
 
 def append_worklog(path: Path, entry: str) -> None:
+    """Append an entry, masked (the loop's steps quote the operator's deploy command and its
+    output verbatim)."""
+    entry = mask_secrets(entry)
     path.parent.mkdir(parents=True, exist_ok=True)
     new = not path.exists() or path.stat().st_size == 0
     with path.open("a") as fh:
