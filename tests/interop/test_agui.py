@@ -94,8 +94,13 @@ async def test_golden_path_is_a_valid_agui_stream(org: Org) -> None:
     check_order(events)
     assert events[0].thread_id == body["threadId"] and events[0].run_id == body["runId"]
     types = {e.type.value for e in events}
-    assert {"STEP_STARTED", "REASONING_MESSAGE_CONTENT", "TOOL_CALL_RESULT",
-            "TEXT_MESSAGE_CONTENT", "STATE_SNAPSHOT"} <= types  # fmt: skip
+    assert {
+        "STEP_STARTED",
+        "REASONING_MESSAGE_CONTENT",
+        "TOOL_CALL_RESULT",
+        "TEXT_MESSAGE_CONTENT",
+        "STATE_SNAPSHOT",
+    } <= types
     snapshot = next(e for e in events if e.type.value == "STATE_SNAPSHOT").snapshot
     text = "".join(e.delta for e in events if e.type.value == "TEXT_MESSAGE_CONTENT")
     assert snapshot["report"]["spend_usd"] > 0 and text

@@ -65,14 +65,21 @@ async def test_ask_returns_the_runs_answer(org: Org) -> None:
 
 
 async def test_estimate_cost_uses_the_price_data_and_says_unpriced(org: Org) -> None:
-    args = {"provider": "openai", "model": "gpt-4o", "input_tokens": 1_000_000,
-            "output_tokens": 1_000_000}  # fmt: skip
+    args = {
+        "provider": "openai",
+        "model": "gpt-4o",
+        "input_tokens": 1_000_000,
+        "output_tokens": 1_000_000,
+    }
     async with mcp_session(org.server.url, org.read_key) as session:
         priced = (await session.call_tool("estimate_cost", args)).structured_content
         unknown = await session.call_tool("estimate_cost", {**args, "model": "no-such-model"})
         bad = await session.call_tool("estimate_cost", {**args, "input_tokens": -1})
-    assert priced["cost_usd"] == pytest.approx(org.server.resources.pricer.cost(
-        "openai", "gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000))  # fmt: skip
+    assert priced["cost_usd"] == pytest.approx(
+        org.server.resources.pricer.cost(
+            "openai", "gpt-4o", input_tokens=1_000_000, output_tokens=1_000_000
+        )
+    )
     assert priced["cost_usd"] > 0
     assert unknown.structured_content["cost_usd"] is None
     assert unknown.structured_content["priced"] is False
@@ -92,9 +99,16 @@ async def test_refused_without_a_read_credential(org: Org, who: str) -> None:
         "garbage": {"Authorization": "Bearer not-a-token"},
         "ingest_only": {"Authorization": f"Bearer {org.ingest_key}"},
     }[who]
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-06-18", "capabilities": {},
-        "clientInfo": {"name": "t", "version": "0"}}}  # fmt: skip
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "t", "version": "0"},
+        },
+    }
     async with httpx.AsyncClient(base_url=org.server.url, timeout=30) as client:
         r = await client.post(
             "/mcp",

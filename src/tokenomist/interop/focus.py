@@ -74,7 +74,7 @@ SELECT toString(toDate(timestamp)) AS day, provider, model, service_tier, projec
        sum(input_tokens - cached_input_tokens - cache_write_tokens) AS uncached_input,
        sum(cached_input_tokens) AS cached_input, sum(cache_write_tokens) AS cache_write,
        sum(output_tokens) AS output, sum(reasoning_tokens) AS reasoning,
-       sum(cost_usd) AS cost_usd
+       sum(cost_usd) AS billed_usd
 FROM {usage}
 WHERE cost_usd IS NOT NULL
   AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}
@@ -140,7 +140,7 @@ def _rows_of(org_id: str, group: dict[str, Any], pricer: Pricer) -> Iterator[dic
     day = datetime.strptime(group["day"], "%Y-%m-%d").replace(tzinfo=UTC)
     provider, model, tier = group["provider"], group["model"], group["service_tier"] or "standard"
     prices = pricer.unit_prices(provider, model, tier, day)
-    cost = float(group["cost_usd"])
+    cost = float(group["billed_usd"])
     parts = _weights(group, prices)
     total_list = sum(p[2] for p in parts)
     total_qty = sum(p[1] for p in parts if p[0][0] != "request")
