@@ -5,13 +5,11 @@ from __future__ import annotations
 import uuid
 
 import httpx
-import pytest
 from ag_ui.core import Event
 from pydantic import TypeAdapter
 
 from tests.interop.conftest import Org
 
-pytestmark = pytest.mark.asyncio
 EVENT = TypeAdapter(Event)
 
 
@@ -126,3 +124,28 @@ async def test_bad_input_is_a_422(org: Org) -> None:
         assert r.status_code == 422 and "user message" in r.text
         r = await client.post("/api/v1/agui", json=run_input(), headers={})
         assert r.status_code == 401
+
+
+async def test_a_follow_up_in_the_same_thread_continues_the_analyst_thread(org: Org) -> None:
+    first = run_input("How can we cut our AI spend?")
+    follow = {**run_input("What did we spend on gpt-4o?"), "threadId": first["threadId"]}
+    run_ids = []
+    for body in (first, follow):
+        async with (
+            httpx.AsyncClient(base_url=org.server.url, timeout=120) as client,
+            client.stream("POST", "/api/v1/agui", json=body, headers=org.user.headers) as r,
+        ):
+            assert r.status_code == 200
+            run_ids.append(r.headers["X-Tokenomist-Run-Id"])
+            await r.aread()
+    async with httpx.AsyncClient(base_url=org.server.url, timeout=30) as client:
+        runs = [
+            (await client.get(f"/api/v1/runs/{i}", headers=org.user.headers)).json()
+            for i in run_ids
+        ]
+    assert run_ids[0] != run_ids[1]
+    assert runs[0]["thread_id"] == runs[1]["thread_id"]
+    assert [r["question"] for r in runs] == [
+        "How can we cut our AI spend?",
+        "What did we spend on gpt-4o?",
+    ]

@@ -19,7 +19,6 @@ import pytest
 from tests.analyst.conftest import load
 from tests.interop.conftest import Org
 
-pytestmark = pytest.mark.asyncio
 ROOT = Path(__file__).resolve().parents[2]
 RANGE = {"from": "2026-10-25T00:00:00Z", "to": "2026-11-15T00:00:00Z"}
 FAIL_LINE = re.compile(r"^❌ (\S+): FAIL", re.M)
@@ -195,3 +194,37 @@ async def test_cli_writes_the_export_and_reports_unpriced(org: Org, tmp_path: Pa
     assert "left out 5 unpriced requests" in result.stdout
     r = await _get(org, "/api/v1/exports/focus", **RANGE)
     assert out.read_text() == r.text
+
+
+def test_the_validator_gate_catches_a_broken_export(tmp_path: Path) -> None:
+    """The gate above can fail: a marketplace-style row (issuer != provider) with a non-zero
+    BilledCost, and a row with no BillingCurrency, are FOCUS violations."""
+    from tokenomist.interop import focus
+    from tokenomist.usage.pricing import Pricer
+
+    group = {
+        "day": "2026-11-02",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "service_tier": "standard",
+        "project": "chat",
+        "feature": "",
+        "end_user": "",
+        "requests": 3,
+        "uncached_input": 1000,
+        "cached_input": 0,
+        "cache_write": 0,
+        "output": 200,
+        "reasoning": 0,
+        "billed_usd": 0.01,
+    }
+    rows = list(focus._rows_of("org", group, Pricer()))
+    validate_ok = tmp_path / "ok.csv"
+    validate_ok.write_bytes(focus._csv_text(rows, header=True))
+    validate(validate_ok, "csv")
+    rows[0]["InvoiceIssuerName"] = "Some Marketplace"
+    rows[1]["BillingCurrency"] = None
+    broken = tmp_path / "broken.csv"
+    broken.write_bytes(focus._csv_text(rows, header=True))
+    with pytest.raises(AssertionError, match=r"BilledCost|BillingCurrency"):
+        validate(broken, "csv")

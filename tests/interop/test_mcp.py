@@ -13,8 +13,6 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.interop.conftest import Org
 
-pytestmark = pytest.mark.asyncio
-
 
 @contextlib.asynccontextmanager
 async def mcp_session(url: str, token: str):
@@ -128,3 +126,25 @@ async def test_discovery_advertises_mcp_and_agui(org: Org) -> None:
     body = await _http(org, "/api/v1/discovery")
     assert body["endpoints"]["mcp"] == f"{org.server.url}/mcp"
     assert body["endpoints"]["agui"] == f"{org.server.url}/api/v1/agui"
+
+
+async def test_ask_with_an_api_key_says_it_needs_a_user(org: Org) -> None:
+    async with mcp_session(org.server.url, org.read_key) as session:
+        result = await session.call_tool("ask", {"question": "How can we cut our AI spend?"})
+        unknown = await session.call_tool("no_such_tool", {})
+    assert result.is_error and "user access token" in result.content[0].text
+    assert unknown.is_error and "no_such_tool" in unknown.content[0].text
+
+
+async def test_a_deleted_key_is_refused(org: Org) -> None:
+    async with httpx.AsyncClient(base_url=org.server.url, timeout=30) as client:
+        keys = (await client.get("/api/v1/api-keys", headers=org.user.headers)).json()["items"]
+        key_id = next(k["id"] for k in keys if org.read_key.startswith(k["prefix"]))
+        r = await client.delete(f"/api/v1/api-keys/{key_id}", headers=org.user.headers)
+        assert r.status_code == 204, r.text
+        r = await client.post(
+            "/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            headers={"Authorization": f"Bearer {org.read_key}"},
+        )
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")

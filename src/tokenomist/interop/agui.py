@@ -41,8 +41,10 @@ def question_of(body: RunAgentInput) -> str:
         content = message.content
         if isinstance(content, str):
             text = content
-        else:  # multimodal parts: the text ones
+        elif isinstance(content, list):  # multimodal parts: the text ones
             text = " ".join(getattr(p, "text", "") for p in content if getattr(p, "text", None))
+        else:
+            text = ""
         if text.strip():
             return text
     raise Unprocessable(

@@ -16,7 +16,7 @@ from tokenomist.analyst import service as analyst_service
 from tokenomist.auth.dependencies import CurrentUser, Principal, require_scope
 from tokenomist.interop import agui, focus
 from tokenomist.interop.mcp import McpEndpoint
-from tokenomist.kit.errors import Unprocessable
+from tokenomist.kit.errors import NotFound, Unprocessable
 from tokenomist.kit.resources import Resources, ResourcesDep
 
 router = APIRouter(tags=["interop"])
@@ -40,20 +40,30 @@ def _after_seq(last_event_id: str | None) -> int:
     return int(value)
 
 
-def _run_key(principal: Principal, agui_run_id: str) -> str:
-    return f"interop:agui:run:{principal.user_id}:{agui_run_id}"
+def _key(kind: str, principal: Principal, agui_id: str) -> str:
+    return f"interop:agui:{kind}:{principal.user_id}:{agui_id}"
 
 
 async def _our_run(resources: Resources, principal: Principal, body: RunAgentInput) -> str:
     """The analyst run behind this AG-UI run: the one already started for this runId (a
-    reconnect, resumed from Last-Event-ID), else a new one."""
-    key = _run_key(principal, body.run_id)
-    existing = await resources.cache.get(key)
+    reconnect, resumed from Last-Event-ID), else a new one in the analyst thread this AG-UI
+    threadId maps to (so a follow-up question continues the conversation)."""
+    run_key = _key("run", principal, body.run_id)
+    existing = await resources.cache.get(run_key)
     if existing is not None:
         return existing
     question = agui.question_of(body)
-    handle = await analyst_service.start_run(resources, principal, question)
-    await resources.cache.set(key, handle.run_id, ttl_s=RUN_MAP_TTL_S)
+    thread_key = _key("thread", principal, body.thread_id)
+    thread_id = await resources.cache.get(thread_key)
+    try:
+        handle = await analyst_service.start_run(resources, principal, question, thread_id)
+    except NotFound:
+        if thread_id is None:
+            raise
+        # The mapped thread is gone (deleted, or another database): start a new one.
+        handle = await analyst_service.start_run(resources, principal, question)
+    await resources.cache.set(run_key, handle.run_id, ttl_s=RUN_MAP_TTL_S)
+    await resources.cache.set(thread_key, handle.thread_id, ttl_s=RUN_MAP_TTL_S)
     return handle.run_id
 
 

@@ -61,7 +61,7 @@ class AskArgs(BaseModel):
     thread_id: str | None = Field(None, description="continue this analyst thread")
 
 
-_EXTRA = {
+_EXTRA: dict[str, tuple[str, type[BaseModel]]] = {
     "ask": (
         "Run the analyst on a question about the org's LLM spend; returns its markdown answer "
         "and the structured report (needs a user access token: runs belong to users).",
