@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 LOCK := requirements-dev.lock
 
-.PHONY: run test test-fast lint typecheck bench clean services lock
+.PHONY: run test test-fast lint typecheck bench clean services lock focus-validator
 
 # Every install takes its versions from the lock (hash-checked), then adds the project itself
 # without letting pip resolve anything: the same versions on every machine, CI included.
@@ -28,6 +28,17 @@ lock: $(STAMP)
 ## seeded with the demo org, user and workload (credentials printed at start).
 run: $(STAMP)
 	$(BIN)/tokenomist serve --demo
+
+## The FinOps Foundation's FOCUS validator, which the FOCUS export tests run. It needs
+## Python >= 3.12 and numpy < 2 (the project runs on 3.11 with numpy 2), so it gets its own venv.
+FOCUS_PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && echo $$p && break; done)
+FOCUS_VENV := .venv-focus
+focus-validator: $(FOCUS_VENV)/bin/focus-validator
+$(FOCUS_VENV)/bin/focus-validator:
+	test -n "$(FOCUS_PYTHON)" || { echo "focus-validator needs Python >= 3.12 (set FOCUS_PYTHON)"; exit 1; }
+	$(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/python -m pip install --quiet "focus-validator==2.2.1" "pyarrow<19"
 
 ## Set up and run the whole test suite (PostgreSQL and Redis variants need the local servers).
 test: $(STAMP)

@@ -164,6 +164,10 @@ def _domain_routers() -> list:
     from tokenomist.discovery import endpoints as discovery_endpoints
 
     routers.append(discovery_endpoints.router)
+    # --- interop ---
+    from tokenomist.interop import endpoints as interop_endpoints
+
+    routers.append(interop_endpoints.router)
     # --- web ---
     from tokenomist.web import endpoints as web_endpoints
 
@@ -186,4 +190,8 @@ def _domain_lifecycles() -> list:
     from tokenomist.analyst import lifecycle as analyst_lifecycle
 
     modules.append(analyst_lifecycle)
+    # --- interop ---
+    from tokenomist.interop import lifecycle as interop_lifecycle
+
+    modules.append(interop_lifecycle)
     return modules

@@ -87,5 +87,5 @@ def _register_domain_commands() -> None:
         importlib.import_module(f"tokenomist.{name}.cli").register(app)
 
 
-DOMAIN_CLIS: list[str] = ["auth", "verify", "usage", "analyst"]
+DOMAIN_CLIS: list[str] = ["auth", "verify", "usage", "analyst", "interop"]
 _register_domain_commands()

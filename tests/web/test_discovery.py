@@ -13,11 +13,14 @@ async def test_discovery_names_every_endpoint_and_they_answer(embedded_server):
         assert ep["http"] == embedded_server.url
         assert ep["ws"] == embedded_server.ws_url
         assert ep["otlp"] == f"{embedded_server.url}/v1/traces"
-        assert ep["mcp"] is None
+        assert ep["mcp"] == f"{embedded_server.url}/mcp"
+        assert ep["agui"] == f"{embedded_server.url}/api/v1/agui"
         assert "realtime.websocket" in body["capabilities"]
         # The advertised endpoints exist: OTLP refuses an anonymous export, the WebSocket
         # refuses a handshake without a token (both 401, not 404).
         assert (await client.post(ep["otlp"], content=b"{}")).status_code == 401
+        assert (await client.post(ep["mcp"], json={})).status_code == 401
+        assert (await client.post(ep["agui"], json={})).status_code == 401
     try:
         async with websockets.connect(ep["ws"], subprotocols=["tokenomist.v1"]):
             raise AssertionError("handshake without a token was accepted")

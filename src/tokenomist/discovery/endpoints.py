@@ -23,6 +23,9 @@ CAPABILITIES = [
     "analyst.threads",
     "realtime.websocket",
     "realtime.sse",
+    "interop.mcp",
+    "interop.agui",
+    "interop.focus_export",
     "health",
     "metrics",
 ]
@@ -41,8 +44,10 @@ async def discovery(request: Request, resources: ResourcesDep) -> dict[str, Any]
             "http": http,
             "ws": f"{ws}/ws",
             "sse": f"{http}/api/v1/runs/{{run_id}}/events",
-            "mcp": None,  # no MCP server in this release
+            "mcp": f"{http}/mcp",
             "otlp": f"{http}/v1/traces",
+            "agui": f"{http}/api/v1/agui",
+            "focus_export": f"{http}/api/v1/exports/focus",
         },
         "protocol_version": PROTOCOL_VERSION,
         "subprotocol": SUBPROTOCOL,

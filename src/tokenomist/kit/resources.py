@@ -35,6 +35,7 @@ from tokenomist.settings import Settings
 if TYPE_CHECKING:
     from tokenomist.analyst.llm.base import LLMProvider
     from tokenomist.analyst.service import RunManager
+    from tokenomist.interop.mcp import McpService
     from tokenomist.realtime.bus import EventBus
     from tokenomist.realtime.runs import RunControl
     from tokenomist.usage.pricing import Pricer
@@ -65,6 +66,7 @@ class Resources:
     run_manager: RunManager | None = None
     llm: LLMProvider | None = None
     runs: RunControl | None = None
+    mcp: McpService | None = None  # interop: the MCP server's session manager
 
     @property
     def database_url(self) -> str:
