@@ -2,14 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
 STAMP := $(VENV)/.installed
-
 LOCK := requirements-dev.lock
+LOCK_FLAGS := --universal --generate-hashes --quiet
 
 .PHONY: run test test-fast lint typecheck bench clean services lock focus-validator
 
-# Every install takes its versions from the lock (hash-checked), then adds the project itself
+# Every install takes its versions from a lock (hash-checked), then adds the project itself
 # without letting pip resolve anything: the same versions on every machine, CI included.
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,32 +16,41 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## Re-resolve every dependency to the newest release pyproject.toml allows and rewrite both locks:
-## requirements-dev.lock (what make installs) and requirements.lock (the server alone, for images),
-## the second held to the first's versions. Commit both after `make test` passes on them.
+## The FinOps Foundation's FOCUS validator, which the FOCUS export tests run. It needs
+## Python >= 3.12 and numpy < 2 (the project runs on 3.11 with numpy 2), so it gets its own venv
+## and its own lock, requirements-focus.lock.
+FOCUS_PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
+	$$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && echo $$p && break; done)
+FOCUS_VENV := .venv-focus
+FOCUS_STAMP := $(FOCUS_VENV)/.installed
+focus-validator: $(FOCUS_STAMP)
+$(FOCUS_STAMP): requirements-focus.lock
+	test -n "$(FOCUS_PYTHON)" || { echo "focus-validator needs Python >= 3.12 (set FOCUS_PYTHON)"; exit 1; }
+	test -x $(FOCUS_VENV)/bin/python || $(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
+	$(FOCUS_VENV)/bin/python -m pip install --quiet --require-hashes -r requirements-focus.lock
+	touch $(FOCUS_STAMP)
+
+## Re-resolve every dependency to the newest release pyproject.toml allows and rewrite the locks:
+## requirements-dev.lock (what make installs), requirements.lock (the server alone, for images;
+## held to the first's versions) and requirements-focus.lock (the validator's venv).
+## Commit them after `make test` passes on them.
 lock: $(STAMP)
-	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) --upgrade -o $(LOCK)
-	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c $(LOCK) -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) --python-version 3.11 --upgrade -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) --python-version 3.11 -c $(LOCK) -o requirements.lock
+	printf 'focus-validator==2.2.1\npyarrow<19  # newer pyarrow needs numpy 2; the validator, numpy<2\n' \
+		| $(BIN)/uv pip compile - $(LOCK_FLAGS) --python-version 3.12 --upgrade -o requirements-focus.lock
 
 ## Set up and start the server on the embedded defaults (SQLite, in-process cache, chDB),
 ## seeded with the demo org, user and workload (credentials printed at start).
 run: $(STAMP)
 	$(BIN)/tokenomist serve --demo
 
-## The FinOps Foundation's FOCUS validator, which the FOCUS export tests run. It needs
-## Python >= 3.12 and numpy < 2 (the project runs on 3.11 with numpy 2), so it gets its own venv.
-FOCUS_PYTHON ?= $(shell for p in python3.13 python3.12 $$(ls -d $$HOME/.pyenv/versions/3.1[2-9]*/bin/python3 2>/dev/null); do \
-	$$p -c 'import sys; assert sys.version_info >= (3, 12)' 2>/dev/null && echo $$p && break; done)
-FOCUS_VENV := .venv-focus
-focus-validator: $(FOCUS_VENV)/bin/focus-validator
-$(FOCUS_VENV)/bin/focus-validator:
-	test -n "$(FOCUS_PYTHON)" || { echo "focus-validator needs Python >= 3.12 (set FOCUS_PYTHON)"; exit 1; }
-	$(FOCUS_PYTHON) -m venv $(FOCUS_VENV)
-	$(FOCUS_VENV)/bin/python -m pip install --quiet "focus-validator==2.2.1" "pyarrow<19"
-
-## Set up and run the whole test suite (PostgreSQL and Redis variants need the local servers).
-test: $(STAMP)
-	$(BIN)/ruff check src tests
+## Set up and run the whole suite: lint, format check, type check, then every test (PostgreSQL
+## and Redis variants need the local servers; .ci/run starts them).
+test: $(STAMP) $(FOCUS_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 ## The suite without the slow-marked tests.
@@ -50,8 +58,8 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m 'not slow'
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -62,4 +70,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ws_bench.py
 
 clean:
-	rm -rf $(VENV) .tokenomist .pytest_cache
+	rm -rf $(VENV) $(FOCUS_VENV) .tokenomist .pytest_cache
