@@ -52,6 +52,7 @@ async function render(focus = false) {
   if (cleanup) { try { cleanup(); } catch { /* page already gone */ } cleanup = null; }
   const main = $("#main");
   main.replaceChildren();
+  delete main.dataset.loaded; // pages stamp it when drawn (what tests and scripts wait on)
   const session = api.current();
   shell(session);
   let path = location.pathname;

@@ -111,6 +111,7 @@ export async function render(main, ctx) {
     const interval = intervalFor(s, win);
     const base = { from: win.from, to: win.to, ...filters };
     $("#dash-status").textContent = "Loading…";
+    delete main.dataset.loaded;
     const get = (path, extra = {}) => api(path + query({ ...base, ...extra }), { signal: abort.signal });
     const [summary, series, models, ...tops] = await Promise.all([
       get("/api/v1/usage/summary"),
