@@ -68,17 +68,24 @@ class CuttableProxy(TcpProxy):
 
 
 class GatedLLM(FakeLLM):
-    """Answers intent requests at once; holds each narrative request (the reporting agent's)
-    until ``release`` is set, so a run is reliably in flight while the test acts."""
+    """Holds each narrative request (the reporting agent's; or, with ``hold = "intent"``, the
+    triage agent's intent request) until ``release`` is set, so a run is reliably in flight
+    while the test acts."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.hold = "narrative"
         self.reached = asyncio.Event()
         self.release = asyncio.Event()
 
     async def chat(self, request):
         body = await request.json()
-        if body.get("response_format", {}).get("type") != "json_object":
+        kind = (
+            "intent"
+            if body.get("response_format", {}).get("type") == "json_object"
+            else "narrative"
+        )
+        if kind == self.hold:
             self.reached.set()
             await self.release.wait()
         return await super().chat(request)

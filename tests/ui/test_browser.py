@@ -196,3 +196,38 @@ async def test_new_user_imports_reads_filters_asks_and_signs_out(browser, proxie
     assert me.status_code == 401
     assert errors == []
     await context.close()
+
+
+async def test_cancel_stops_a_run_in_flight(browser, proxied_server, tmp_path):
+    srv = proxied_server
+    srv.gated.hold = "intent"  # the run waits inside triage
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(srv.page_url + "/")
+    await page.click("#switch-mode")
+    await page.fill("input[name=email]", "canceller@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_url("**/dashboard")
+    path, _ = demo_file(tmp_path, days=2)  # with no usage at all triage answers without the LLM
+    async with httpx.AsyncClient(base_url=srv.url, timeout=60) as client:
+        resp = await client.post(
+            "/api/v1/usage/import", content=path.read_bytes(),
+            headers={"Authorization": f"Bearer {await token_of(page)}"},
+        )  # fmt: skip
+        assert resp.json()["accepted"] > 0
+    await page.click("#nav >> text=Ask")
+    await page.wait_for_selector("#conn[data-state=open]")
+    await page.click("#ask-submit")
+    await page.wait_for_selector(".step[data-agent=triage]")
+    await srv.gated.reached.wait()
+    await page.click("#cancel")
+    srv.gated.release.set()
+    end = page.locator(".timeline .end")
+    await end.wait_for()
+    assert "cancel" in (await end.inner_text()).lower()
+    run = await api_get(
+        srv, await token_of(page), f"/api/v1/runs/{await page.get_attribute('.run', 'data-run')}"
+    )
+    assert run["status"] == "cancelled"
+    assert await page.locator(".report").count() == 0
+    assert await page.is_enabled("#ask-submit") and await page.is_hidden("#cancel")

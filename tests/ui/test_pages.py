@@ -102,6 +102,7 @@ async def test_a_phone_shows_every_page_with_no_clipped_table(browser, demo_serv
     await screenshot(page, tmp_path, "ask-390.png")
 
     await page.click("#nav >> text=Import")
+    await page.wait_for_selector("#import-format option[value=canonical]", state="attached")
     await page.set_input_files("#import-file", str(FIXTURES / "bad.ndjson"))
     await page.click("#import-submit")
     await page.wait_for_selector("table.errors")

@@ -191,6 +191,11 @@ async def test_models_lists_each_model_priced_or_not(client, user):
     window = await _get(client, "/api/v1/usage/models", user,
                         **{"from": "2026-10-03T00:00:00Z"})  # fmt: skip
     assert {m["model"] for m in window["models"]} == {"gpt-4o-mini", "brainiac-9000"}
+    beta = await _get(client, "/api/v1/usage/models", user, project="beta")
+    assert {(m["model"], m["requests"]) for m in beta["models"]} == {
+        ("gpt-4o", 1),
+        ("gpt-4o-mini", 1),
+    }
 
 
 async def test_dashboard_reads_are_org_scoped(client, user):

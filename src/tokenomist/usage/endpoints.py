@@ -284,14 +284,23 @@ async def usage_series(
     "/api/v1/usage/models",
     response_model=ModelsOut,
     response_model_by_alias=True,
-    dependencies=[known_params("from", "to")],
+    dependencies=[known_params("from", "to", *FILTER_PARAMS)],
 )
 async def usage_models(
     request: Request,
     principal: ReadPrincipal,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: Annotated[datetime | None, Query()] = None,
+    provider: FilterValues = [],  # noqa: B006
+    model: FilterValues = [],  # noqa: B006
+    project: FilterValues = [],  # noqa: B006
+    feature: FilterValues = [],  # noqa: B006
+    end_user: FilterValues = [],  # noqa: B006
 ) -> dict:
     """Each (provider, model) seen, its requests and spend, and whether it is priced."""
     start, end = _window(from_, to)
-    return await service.models(request.app.state.resources, principal.org_id, start=start, end=end)
+    return await service.models(
+        request.app.state.resources, principal.org_id, start=start, end=end,
+        filters=_filters(provider=provider, model=model, project=project, feature=feature,
+                         end_user=end_user),
+    )  # fmt: skip

@@ -359,11 +359,17 @@ def _parse_ch(value: str) -> datetime:
 
 
 async def models(
-    resources: Any, org_id: str, *, start: datetime | None, end: datetime | None
+    resources: Any,
+    org_id: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    filters: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """Each (provider, model) with traffic, its spend (null when unpriced) and whether the
     pricing data knows it."""
-    rows = await repository.models_seen(resources.org_usage(org_id), _filter(start, end, None))
+    where = _filter(start, end, filters)
+    rows = await repository.models_seen(resources.org_usage(org_id), where)
     out = []
     for row in rows:
         first, last = row.pop("first_seen"), row.pop("last_seen")

@@ -31,8 +31,8 @@ export function renderReport(container, message, seq) {
   el.setAttribute("aria-labelledby", id);
   const parts = [`<h2 class="headline" id="${id}">${esc(headline(r))}</h2>`];
   if (r && r.window && !r.no_usage) {
-    parts.push(`<p class="lede">Spend <strong>${usd(r.spend_usd, 2)}</strong> over ${esc(r.window.label)}
-      (${Number(r.requests).toLocaleString("en-US")} requests);
+    parts.push(`<p class="lede">Spend <strong>${usd(r.spend_usd, 2)}</strong> over ${esc(r.window.label)},
+      ${Number(r.requests).toLocaleString("en-US")} requests;
       monthly run-rate <strong>${usd(r.monthly_run_rate_usd, 2)}</strong>.
       ${r.unpriced_requests ? `${Number(r.unpriced_requests).toLocaleString("en-US")} requests are unpriced.` : ""}</p>`);
   }

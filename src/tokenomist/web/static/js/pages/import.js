@@ -33,9 +33,6 @@ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf</pre>
   --data-binary @usage.ndjson</pre>
     </section>`;
   const form = $("#import-form");
-  const formats = await api("/api/v1/usage/formats");
-  $("#import-format").insertAdjacentHTML("beforeend", formats.formats.map((f) =>
-    `<option value="${esc(f.name)}">${esc(f.name)} — ${esc(f.description)}</option>`).join(""));
   form.format.addEventListener("change", () => {
     $("#azure-options").hidden = form.format.value !== "azure-trace";
   });
@@ -65,6 +62,10 @@ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf</pre>
       $("#import-submit").disabled = false;
     }
   });
+  // Listeners first: a file chosen and submitted before this answer arrives still uploads.
+  const formats = await api("/api/v1/usage/formats");
+  $("#import-format").insertAdjacentHTML("beforeend", formats.formats.map((f) =>
+    `<option value="${esc(f.name)}">${esc(f.name)} — ${esc(f.description)}</option>`).join(""));
 }
 
 function showReport(name, r) {
