@@ -231,3 +231,41 @@ async def test_cancel_stops_a_run_in_flight(browser, proxied_server, tmp_path):
     assert run["status"] == "cancelled"
     assert await page.locator(".report").count() == 0
     assert await page.is_enabled("#ask-submit") and await page.is_hidden("#cancel")
+
+
+async def test_a_reload_mid_run_rebuilds_the_timeline_and_follows_the_run(
+    browser, proxied_server, tmp_path
+):
+    srv = proxied_server
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(srv.page_url + "/")
+    await page.click("#switch-mode")
+    await page.fill("input[name=email]", "reloader@example.com")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("#login-submit")
+    await page.wait_for_url("**/dashboard")
+    path, _ = demo_file(tmp_path, days=2)
+    async with httpx.AsyncClient(base_url=srv.url, timeout=60) as client:
+        resp = await client.post(
+            "/api/v1/usage/import", content=path.read_bytes(),
+            headers={"Authorization": f"Bearer {await token_of(page)}"},
+        )  # fmt: skip
+        assert resp.json()["accepted"] > 0
+    await page.click("#nav >> text=Ask")
+    await page.wait_for_selector("#conn[data-state=open]")
+    await page.click("#ask-submit")
+    await srv.gated.reached.wait()  # held in reporting
+    await page.wait_for_url("**/ask?thread=*")
+    await page.reload()
+    await page.wait_for_selector(".step[data-agent=reporting]")  # replayed from the start
+    assert await page.is_visible("#cancel")
+    srv.gated.release.set()
+    await page.wait_for_selector(".report .headline")
+    await page.wait_for_selector(".timeline .end")
+    seqs = sorted(
+        int(s)
+        for s in await page.eval_on_selector_all("[data-seq]", "els => els.map(e => e.dataset.seq)")
+    )
+    assert seqs == list(range(1, seqs[-1] + 1))
+    assert await page.locator(".msg.user").count() == 1  # the question, from the thread history
+    assert await page.locator(".report").count() == 1

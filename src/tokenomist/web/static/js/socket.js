@@ -88,6 +88,8 @@ export class RunSocket {
     }
   }
 
+  unfollow(runId) { this.runs.delete(runId); }
+
   lastSeq(runId) { return this.runs.get(runId); }
 
   ask(content, threadId) {

@@ -59,6 +59,18 @@ export async function render(main, ctx) {
       }
       return;
     }
+    if (event.type === "error") {
+      messages.insertAdjacentHTML("beforeend",
+        `<p class="error" role="alert">${esc(event.data.message)} (${esc(event.data.code)})</p>`);
+      if (event.data.code === "events_expired" || event.data.code === "not_found") {
+        // the steps are gone but the run's result is kept: show that instead
+        socket.unfollow(event.run_id);
+        api(`/api/v1/runs/${encodeURIComponent(event.run_id)}`).then((run) => {
+          if (run.content) renderReport(messages, run);
+        }).catch(() => {}).finally(finish);
+      }
+      return;
+    }
     const timeline = timelineFor(event.run_id);
     if (event.type === "run_started") {
       threadId = event.data.thread_id;
@@ -80,6 +92,13 @@ export async function render(main, ctx) {
   const socket = new RunSocket({
     onEvent,
     onStatus: (status, info) => {
+      if (status === "down" && active && !active.runId) {
+        // the question left just as the socket dropped: whether the run started is unknown
+        // here, so say so and let the conversation list show it
+        messages.insertAdjacentHTML("beforeend", `<p class="error" role="alert">The connection
+          dropped as the question was sent; if it started, it is under Conversations.</p>`);
+        finish();
+      }
       const conn = $("#conn");
       conn.dataset.state = status;
       conn.textContent = status === "open" ? (socket.reconnects ? `Reconnected (${socket.reconnects}×); the run resumed where it stopped.` : "Connected.")
