@@ -4,16 +4,21 @@ and markdown that cannot inject markup."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import pytest
 
 from tests.support.servers import free_port, live_server
 from tests.ui.conftest import (
     DESKTOP,
     PHONE,
+    api_get,
     demo_password,
     loaded,
     screenshot,
     sign_in,
+    token_of,
+    usd,
 )
 from tests.usage.conftest import FIXTURES
 
@@ -185,3 +190,34 @@ async def test_markdown_is_rendered_without_letting_markup_through(browser, demo
     # the shell's policy refuses inline script even if some markup slipped through
     resp = await page.request.get(demo_server.url + "/dashboard")
     assert "script-src 'self'" in resp.headers["content-security-policy"]
+
+
+async def test_a_dashboard_link_with_dates_and_a_stack_shows_that_view(browser, demo_server):
+    page = await browser.new_page(viewport=DESKTOP)
+    await sign_in(page, demo_server.url, DEMO, demo_password(demo_server))
+    await loaded(page)
+    token = await token_of(page)
+    models = (await api_get(demo_server, token, "/api/v1/usage/models"))["models"]
+    first = date.fromisoformat(min(m["first_seen"] for m in models)[:10])
+    start, last = first + timedelta(days=2), first + timedelta(days=4)  # 3 whole days
+    await page.goto(
+        f"{demo_server.url}/dashboard?range=custom&from={start}&to={last}&by=project&feature=chat"
+    )
+    await loaded(page)
+    window = {"from": f"{start}T00:00:00Z", "to": f"{last + timedelta(days=1)}T00:00:00Z"}
+    summary = await api_get(demo_server, token, "/api/v1/usage/summary", feature="chat", **window)
+    assert summary["totals"]["requests"] > 0
+    assert await page.inner_text("#kpi-spend") == usd(summary["totals"]["cost_usd"])
+    assert await page.inner_text("#kpi-requests") == f"{summary['totals']['requests']:,}"
+    assert await page.input_value("input[name=from]") == str(start)
+    assert await page.input_value("select[name=feature]") == "chat"
+    # three days or fewer are drawn per hour, stacked by the chosen dimension
+    assert await page.inner_text("#chart-title") == "Spend over time by project (per hour)"
+    labels = await page.evaluate(
+        "Chart.getChart(document.querySelector('#spend-chart')).data.labels"
+    )
+    assert len(labels) == 3 * 24
+    # a period that cannot be answered is said so in place
+    await page.fill("input[name=to]", str(start - timedelta(days=1)))
+    await page.dispatch_event("input[name=to]", "change")
+    await page.wait_for_selector("#dash-status:has-text('before')")

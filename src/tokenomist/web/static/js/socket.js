@@ -65,9 +65,17 @@ export class RunSocket {
     clearInterval(this.pinger);
     this.ws = null;
     if (this.stopped) return;
-    if (ev.code === 4401 || ev.code === 1008 || ev.code === 4403) {
-      // the token expired or was refused: a fresh one, then straight back
-      try { await api.refresh(); } catch { this.onStatus("signed-out"); return; }
+    const session = api.current();
+    // A refused handshake reaches the page only as 1006, so a token that may have expired
+    // while the socket was down (a sleeping laptop, a throttled background tab) is renewed
+    // before trying again, as after an explicit 4401.
+    const stale = !session || Date.now() >= session.refresh_at || this.attempt >= 2;
+    if (ev.code === 4401 || ev.code === 1008 || ev.code === 4403 || (ev.code === 1006 && stale)) {
+      try {
+        await api.refresh();
+      } catch (err) {
+        if (!(err instanceof api.Unreachable)) { this.onStatus("signed-out"); return; }
+      }
     }
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     this.attempt += 1;

@@ -2,7 +2,7 @@
 // is read from the usage API as is (totals from /summary, the chart from /series, the lists
 // from /summary?group_by= and /models), never recomputed from rounded numbers.
 import { $, $$, esc, html, raw, usd, int, compact, PALETTE, OTHER_COLOUR } from "../util.js";
-import { api, query } from "../api.js";
+import { api, query, ApiError } from "../api.js";
 
 const DIMENSIONS = [
   ["project", "Project"], ["feature", "Feature"], ["model", "Model"],
@@ -132,7 +132,14 @@ export async function render(main, ctx) {
   const reload = () => {
     ctx.setParams(toParams(s));
     sync();
-    load().catch((err) => { if (err.name !== "AbortError") ctx.fail(err); });
+    load().catch((err) => {
+      if (err.name === "AbortError") return;
+      if (err instanceof ApiError && err.status !== 401) {
+        $("#dash-status").textContent = err.message; // e.g. 'from' after 'to': fix and go on
+      } else {
+        ctx.fail(err);
+      }
+    });
   };
 
   form.addEventListener("change", (ev) => {
