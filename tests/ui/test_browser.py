@@ -160,6 +160,11 @@ async def test_new_user_imports_reads_filters_asks_and_signs_out(browser, proxie
     await page.reload()
     await page.wait_for_selector(".report .headline")
     assert await page.locator(".msg.user").count() == 1
+    await page.click("#new-thread")
+    assert await page.locator(".report").count() == 0 and "thread=" not in page.url
+    await page.click("#thread-list a")
+    await page.wait_for_selector(".report .headline")
+    assert f"thread={run['thread_id']}" in page.url
 
     # API keys: create (secret once, copy), list, revoke
     await page.click("#nav >> text=API keys")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import httpx
 import pytest
 
 from tests.support.servers import free_port, live_server
@@ -108,6 +109,7 @@ async def test_a_phone_shows_every_page_with_no_clipped_table(browser, demo_serv
 
     await page.click("#nav >> text=Import")
     await page.wait_for_selector("#import-format option[value=canonical]", state="attached")
+    await page.select_option("#import-format", "canonical")
     await page.set_input_files("#import-file", str(FIXTURES / "bad.ndjson"))
     await page.click("#import-submit")
     await page.wait_for_selector("table.errors")
@@ -221,3 +223,26 @@ async def test_a_dashboard_link_with_dates_and_a_stack_shows_that_view(browser, 
     await page.fill("input[name=to]", str(start - timedelta(days=1)))
     await page.dispatch_event("input[name=to]", "change")
     await page.wait_for_selector("#dash-status:has-text('before')")
+
+
+async def test_unpriced_models_are_named_on_the_dashboard(browser, demo_server):
+    page = await browser.new_page(viewport=DESKTOP)
+    await sign_in(page, demo_server.url, DEMO, demo_password(demo_server))
+    await loaded(page)
+    assert await page.inner_text("#kpi-unpriced") == "0 requests"
+    assert await page.inner_text("#kpi-unpriced-models") == "Every model is priced"
+    record = {
+        "request_id": "unknown-1", "timestamp": "2026-01-05T10:00:00Z", "provider": "acme",
+        "model": "brainiac-9000", "input_tokens": 10, "output_tokens": 5,
+    }  # fmt: skip
+    async with httpx.AsyncClient(base_url=demo_server.url) as client:
+        resp = await client.post(
+            "/api/v1/usage",
+            json=[record],
+            headers={"Authorization": f"Bearer {await token_of(page)}"},
+        )
+    assert resp.json()["unpriced"] == 1
+    await page.reload()
+    await loaded(page)
+    assert await page.inner_text("#kpi-unpriced") == "1 request"
+    assert await page.inner_text("#kpi-unpriced-models") == "No price known for: acme/brainiac-9000"

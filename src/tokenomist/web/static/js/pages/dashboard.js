@@ -184,7 +184,7 @@ function showTotals(summary, series, models) {
   // data's first to last bucket), normalised to 30 days.
   const days = series.from && series.to ? (Date.parse(series.to) - Date.parse(series.from)) / DAY : 0;
   $("#kpi-runrate").textContent = t.cost_usd === null || !days ? "–" : usd((t.cost_usd / days) * 30, 2);
-  $("#kpi-unpriced").textContent = `${int(t.unpriced_requests)} requests`;
+  $("#kpi-unpriced").textContent = `${int(t.unpriced_requests)} request${t.unpriced_requests === 1 ? "" : "s"}`;
   const unpriced = models.models.filter((m) => m.unpriced_requests > 0);
   $("#kpi-unpriced-models").textContent = unpriced.length
     ? `No price known for: ${unpriced.map((m) => `${m.provider}/${m.model}`).join(", ")}` : "Every model is priced";
