@@ -243,7 +243,7 @@ async def usage_summary(
         )
     return await service.summary(
         request.app.state.resources, principal.org_id, start=start, end=end,
-        group_by=group_by or None,
+        group_by=[str(g) for g in group_by] or None,
         filters=_filters(provider=provider, model=model, project=project, feature=feature,
                          end_user=end_user),
     )  # fmt: skip
