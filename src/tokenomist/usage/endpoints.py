@@ -9,7 +9,7 @@ field named ``file`` (what a browser form sends).
 from __future__ import annotations
 
 import zlib
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -19,7 +19,15 @@ from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
 from tokenomist.usage import formats, service
 from tokenomist.usage import openapi as docs
 from tokenomist.usage.formats import ImportOptions, otlp
-from tokenomist.usage.schemas import GroupBy, IngestReportOut, SummaryOut
+from tokenomist.usage.schemas import (
+    Dimension,
+    GroupBy,
+    IngestReportOut,
+    Interval,
+    ModelsOut,
+    SeriesOut,
+    SummaryOut,
+)
 
 router = APIRouter(tags=["usage"])
 IngestPrincipal = Annotated[Principal, Depends(require_scope("ingest"))]
@@ -158,30 +166,144 @@ async def otlp_traces(request: Request, principal: IngestPrincipal) -> Response:
     return Response(content=body, media_type=media_type)
 
 
-@router.get("/api/v1/usage/summary", response_model=SummaryOut, response_model_by_alias=True)
+# -- dashboard reads -----------------------------------------------------------------------
+
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(2201, 1, 1, tzinfo=UTC)
+FILTER_PARAMS = ("provider", "model", "project", "feature", "end_user")
+FilterValues = Annotated[list[str], Query(description="exact match; repeat for several")]
+
+
+def known_params(*names: str):
+    """A dependency refusing any query parameter outside ``names``: a misspelt filter must
+    not silently widen the answer to all data."""
+    allowed = frozenset(names)
+
+    async def check(request: Request) -> None:
+        unknown = sorted({k for k in request.query_params if k not in allowed})
+        if unknown:
+            raise Unprocessable(
+                f"unknown query parameter{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(repr(u) for u in unknown)}; known: {', '.join(sorted(allowed))}",
+                details=[{"field": f"query.{u}", "message": "unknown parameter"} for u in unknown],
+            )
+
+    return Depends(check)
+
+
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if not EARLIEST <= value < LATEST:
+        raise Unprocessable(
+            f"'{name}' must be between 1970-01-01 and 2200-12-31, got {value:%Y-%m-%d}",
+            details=[{"field": f"query.{name}", "message": "out of range 1970-2200"}],
+        )
+    return value
+
+
+def _window(from_: datetime | None, to: datetime | None) -> tuple[datetime | None, ...]:
+    start, end = _utc(from_, "from"), _utc(to, "to")
+    if start is not None and end is not None and start >= end:
+        raise Unprocessable(
+            "'from' must be before 'to'",
+            details=[{"field": "query.from", "message": "must be before 'to'"}],
+        )
+    return start, end
+
+
+def _filters(**values: list[str]) -> dict[str, list[str]]:
+    return {k: v for k, v in values.items() if v}
+
+
+@router.get(
+    "/api/v1/usage/summary",
+    response_model=SummaryOut,
+    response_model_by_alias=True,
+    dependencies=[known_params("from", "to", "group_by", *FILTER_PARAMS)],
+)
 async def usage_summary(
     request: Request,
     principal: ReadPrincipal,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: Annotated[datetime | None, Query()] = None,
-    group_by: Annotated[GroupBy | None, Query()] = None,
+    group_by: Annotated[
+        list[GroupBy], Query(description="one or two dimensions; with two, keys are lists")
+    ] = [],  # noqa: B006 - FastAPI copies the default
+    provider: FilterValues = [],  # noqa: B006
+    model: FilterValues = [],  # noqa: B006
+    project: FilterValues = [],  # noqa: B006
+    feature: FilterValues = [],  # noqa: B006
+    end_user: FilterValues = [],  # noqa: B006
 ) -> dict:
-    """Spend and tokens of the caller's org over [from, to) (all data without them)."""
-    start = _utc(from_, "from")
-    end = _utc(to, "to")
-    if start is not None and end is not None and start >= end:
+    """Spend and tokens of the caller's org over [from, to) (all data without them), of the
+    rows matching every filter given."""
+    start, end = _window(from_, to)
+    if len(group_by) > 2 or len(set(group_by)) != len(group_by):
         raise Unprocessable(
-            "'from' must be before 'to'",
-            details=[{"field": "from", "message": "must be before 'to'"}],
+            "group_by takes one or two different dimensions",
+            details=[{"field": "query.group_by", "message": "one or two different values"}],
         )
     return await service.summary(
-        request.app.state.resources, principal.org_id, start=start, end=end, group_by=group_by
-    )
+        request.app.state.resources, principal.org_id, start=start, end=end,
+        group_by=[str(g) for g in group_by] or None,
+        filters=_filters(provider=provider, model=model, project=project, feature=feature,
+                         end_user=end_user),
+    )  # fmt: skip
 
 
-def _utc(value: datetime | None, name: str) -> datetime | None:
-    from datetime import UTC
+@router.get(
+    "/api/v1/usage/series",
+    response_model=SeriesOut,
+    response_model_by_alias=True,
+    dependencies=[known_params("from", "to", "interval", "group_by", "top", *FILTER_PARAMS)],
+)
+async def usage_series(
+    request: Request,
+    principal: ReadPrincipal,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    interval: Annotated[Interval, Query()] = "day",
+    group_by: Annotated[Dimension | None, Query()] = None,
+    top: Annotated[int, Query(ge=1, le=50)] = 5,
+    provider: FilterValues = [],  # noqa: B006
+    model: FilterValues = [],  # noqa: B006
+    project: FilterValues = [],  # noqa: B006
+    feature: FilterValues = [],  # noqa: B006
+    end_user: FilterValues = [],  # noqa: B006
+) -> dict:
+    """Spend over time, one series per top-``top`` key of ``group_by`` (by spend), the rest
+    summed into ``other``; every bucket of [from, to) present, zeros included."""
+    start, end = _window(from_, to)
+    return await service.series(
+        request.app.state.resources, principal.org_id, start=start, end=end,
+        interval=interval, group_by=group_by, top=top,
+        filters=_filters(provider=provider, model=model, project=project, feature=feature,
+                         end_user=end_user),
+    )  # fmt: skip
 
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+@router.get(
+    "/api/v1/usage/models",
+    response_model=ModelsOut,
+    response_model_by_alias=True,
+    dependencies=[known_params("from", "to", *FILTER_PARAMS)],
+)
+async def usage_models(
+    request: Request,
+    principal: ReadPrincipal,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: Annotated[datetime | None, Query()] = None,
+    provider: FilterValues = [],  # noqa: B006
+    model: FilterValues = [],  # noqa: B006
+    project: FilterValues = [],  # noqa: B006
+    feature: FilterValues = [],  # noqa: B006
+    end_user: FilterValues = [],  # noqa: B006
+) -> dict:
+    """Each (provider, model) seen, its requests and spend, and whether it is priced."""
+    start, end = _window(from_, to)
+    return await service.models(
+        request.app.state.resources, principal.org_id, start=start, end=end,
+        filters=_filters(provider=provider, model=model, project=project, feature=feature,
+                         end_user=end_user),
+    )  # fmt: skip

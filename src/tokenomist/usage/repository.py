@@ -211,14 +211,27 @@ async def read_ndjson_file(backend: AnalyticsBackend, path: Path) -> pa.Table | 
 
 
 # -- summaries -------------------------------------------------------------------------------
+# Every expression below is a fixed string chosen from a closed set; user values (dates, filter
+# values, top keys) only ever travel as bound parameters whose *names* we generate.
 
+DIMENSIONS = ("model", "provider", "project", "feature", "end_user")
+FILTER_COLUMNS = DIMENSIONS
 GROUP_BY_EXPR = {
     "model": "u.model",
     "provider": "u.provider",
     "project": "u.project",
     "feature": "u.feature",
     "end_user": "u.end_user",
+    "hour": "formatDateTime(toStartOfHour(u.timestamp), '%Y-%m-%dT%H:00:00Z')",
     "day": "toString(toDate(u.timestamp))",
+    "week": "toString(toMonday(u.timestamp))",
+    "month": "formatDateTime(u.timestamp, '%Y-%m')",
+}
+TIME_GROUPS = frozenset({"hour", "day", "week", "month"})
+BUCKET_EXPR = {
+    "hour": "formatDateTime(toStartOfHour(u.timestamp), '%Y-%m-%dT%H:00:00Z')",
+    "day": "formatDateTime(toStartOfDay(u.timestamp), '%Y-%m-%dT00:00:00Z')",
+    "week": "formatDateTime(toMonday(u.timestamp), '%Y-%m-%dT00:00:00Z')",
 }
 
 # cost_usd is NULL when the rows are all unpriced (unknown, never $0); no rows spent $0.
@@ -232,33 +245,134 @@ _AGGREGATES = """
 """
 
 
+@dataclass(frozen=True)
+class UsageFilter:
+    """A window [start, end) and exact-match filters (a column → the values it may take)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    columns: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        clauses, params = ["1"], {}
+        if self.start is not None:
+            clauses.append("u.timestamp >= {start:DateTime64(3, 'UTC')}")
+            params["start"] = _ch_time(self.start)
+        if self.end is not None:
+            clauses.append("u.timestamp < {end:DateTime64(3, 'UTC')}")
+            params["end"] = _ch_time(self.end)
+        for column, values in self.columns:
+            if column not in FILTER_COLUMNS:
+                raise ValueError(f"not a filter column: {column!r}")
+            if not values:
+                continue
+            names = [f"f_{column}_{i}" for i in range(len(values))]
+            params.update(zip(names, values, strict=True))
+            placeholders = ", ".join(f"{{{n}:String}}" for n in names)
+            clauses.append(f"u.{column} IN ({placeholders})")
+        return " AND ".join(clauses), params
+
+
+def _ch_time(value: datetime) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond // 1000:03d}"
+
+
 def _window(start: datetime | None, end: datetime | None) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["1"], {}
-    if start is not None:
-        clauses.append("u.timestamp >= {start:DateTime64(3, 'UTC')}")
-        params["start"] = start.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    if end is not None:
-        clauses.append("u.timestamp < {end:DateTime64(3, 'UTC')}")
-        params["end"] = end.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-    return " AND ".join(clauses), params
+    return UsageFilter(start, end).where()
 
 
 async def summary_totals(
-    usage: OrgAnalytics, start: datetime | None, end: datetime | None
-) -> dict[str, Any]:
-    where, params = _window(start, end)
-    rows = await usage.query(f"SELECT {_AGGREGATES} FROM {{usage}} AS u WHERE {where}", params)
+    usage: OrgAnalytics, start: datetime | None, end: datetime | None,
+    where: UsageFilter | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    sql_where, params = (where or UsageFilter(start, end)).where()
+    rows = await usage.query(
+        f"SELECT {_AGGREGATES} FROM {{usage}} AS u WHERE {sql_where}", params
+    )
     return rows[0]
 
 
 async def summary_groups(
-    usage: OrgAnalytics, group_by: str, start: datetime | None, end: datetime | None
-) -> list[dict[str, Any]]:
-    expr = GROUP_BY_EXPR[group_by]  # a fixed expression chosen from a closed set
-    where, params = _window(start, end)
-    order = "key" if group_by == "day" else "cost_usd DESC, requests DESC, key"
+    usage: OrgAnalytics, group_by: str | list[str], start: datetime | None,
+    end: datetime | None, where: UsageFilter | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """One row per group; with two dimensions the row has ``key_0`` and ``key_1``."""
+    dims = [group_by] if isinstance(group_by, str) else list(group_by)
+    exprs = [GROUP_BY_EXPR[d] for d in dims]  # KeyError for anything outside the closed set
+    sql_where, params = (where or UsageFilter(start, end)).where()
+    if len(dims) == 1:
+        select, group = f"{exprs[0]} AS key", "key"
+        keys = ["key"]
+    else:
+        select = ", ".join(f"{e} AS key_{i}" for i, e in enumerate(exprs))
+        keys = [f"key_{i}" for i in range(len(dims))]
+        group = ", ".join(keys)
+    # Time keys read in time order; other keys biggest spend first.
+    time_keys = [k for k, d in zip(keys, dims, strict=True) if d in TIME_GROUPS]
+    order = ", ".join([*time_keys, "cost_usd DESC", "requests DESC", *keys])
     return await usage.query(
-        f"SELECT {expr} AS key, {_AGGREGATES} FROM {{usage}} AS u WHERE {where} "
-        f"GROUP BY key ORDER BY {order}",
+        f"SELECT {select}, {_AGGREGATES} FROM {{usage}} AS u WHERE {sql_where} "
+        f"GROUP BY {group} ORDER BY {order}",
+        params,
+    )
+
+
+async def data_window(usage: OrgAnalytics, where: UsageFilter) -> tuple[str, str] | None:
+    """First and last timestamp of the matching rows, or None when there are none."""
+    sql_where, params = where.where()
+    rows = await usage.query(
+        "SELECT count() AS n, toString(min(u.timestamp)) AS first, "
+        f"toString(max(u.timestamp)) AS last FROM {{usage}} AS u WHERE {sql_where}",
+        params,
+    )
+    return None if not rows or not int(rows[0]["n"]) else (rows[0]["first"], rows[0]["last"])
+
+
+async def top_keys(usage: OrgAnalytics, dimension: str, where: UsageFilter, n: int) -> list[str]:
+    """The ``n`` values of a dimension with the most spend (then requests) in the window."""
+    expr = GROUP_BY_EXPR[dimension]
+    sql_where, params = where.where()
+    rows = await usage.query(
+        f"SELECT {expr} AS key, sum(ifNull(u.cost_usd, 0)) AS cost, count() AS requests "
+        f"FROM {{usage}} AS u WHERE {sql_where} GROUP BY key "
+        "ORDER BY cost DESC, requests DESC, key LIMIT {top_n:UInt32}",
+        {**params, "top_n": n},
+    )
+    return [str(r["key"]) for r in rows]
+
+
+async def series_points(
+    usage: OrgAnalytics, interval: str, dimension: str | None, top: list[str],
+    where: UsageFilter,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Per (bucket, key) aggregates; rows whose key is not in ``top`` come back with
+    ``in_top = 0`` and an empty key (the caller folds them into ``other``)."""
+    bucket = BUCKET_EXPR[interval]
+    sql_where, params = where.where()
+    if dimension is None:
+        key_sql = "'' AS key, 1 AS in_top"
+    else:
+        expr = GROUP_BY_EXPR[dimension]
+        names = [f"top_{i}" for i in range(len(top))]
+        params.update(zip(names, top, strict=True))
+        member = (
+            f"{expr} IN ({', '.join(f'{{{n}:String}}' for n in names)})" if names else "0"
+        )
+        key_sql = f"if({member}, {expr}, '') AS key, toUInt8({member}) AS in_top"
+    return await usage.query(
+        f"SELECT {bucket} AS t, {key_sql}, {_AGGREGATES} FROM {{usage}} AS u "
+        f"WHERE {sql_where} GROUP BY t, key, in_top ORDER BY t",
+        params,
+    )
+
+
+async def models_seen(usage: OrgAnalytics, where: UsageFilter) -> list[dict[str, Any]]:
+    """Each (provider, model) with traffic in the window, priced or not."""
+    sql_where, params = where.where()
+    return await usage.query(
+        f"SELECT u.provider AS provider, u.model AS model, {_AGGREGATES}, "
+        "toString(min(u.timestamp)) AS first_seen, toString(max(u.timestamp)) AS last_seen "
+        f"FROM {{usage}} AS u WHERE {sql_where} GROUP BY provider, model "
+        "ORDER BY isNull(cost_usd), cost_usd DESC, requests DESC, provider, model",
         params,
     )

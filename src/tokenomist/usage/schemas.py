@@ -7,7 +7,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-GroupBy = Literal["model", "provider", "project", "feature", "end_user", "day"]
+Dimension = Literal["model", "provider", "project", "feature", "end_user"]
+GroupBy = Literal[
+    "model", "provider", "project", "feature", "end_user", "hour", "day", "week", "month"
+]
+Interval = Literal["hour", "day", "week"]
 
 
 class RowErrorOut(BaseModel):
@@ -39,7 +43,7 @@ class Totals(BaseModel):
 
 
 class Group(BaseModel):
-    key: str
+    key: str | list[str] = Field(description="the group's value; a list of two with two group_by")
     requests: int
     input_tokens: int
     cached_input_tokens: int
@@ -53,8 +57,59 @@ class Group(BaseModel):
 class SummaryOut(BaseModel):
     from_: datetime | None = Field(alias="from", serialization_alias="from")
     to: datetime | None
-    group_by: GroupBy | None = None
+    group_by: GroupBy | list[GroupBy] | None = None
     totals: Totals
     groups: list[Group]
+
+    model_config = {"populate_by_name": True}
+
+
+class SeriesPoint(BaseModel):
+    t: str = Field(description="bucket start, UTC, ISO 8601")
+    cost_usd: float = Field(description="spend of the priced rows in the bucket (0 when none)")
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    unpriced_requests: int
+
+
+class SeriesLine(BaseModel):
+    key: str | None = Field(description="the dimension's value; null without group_by")
+    points: list[SeriesPoint]
+
+
+class SeriesOther(BaseModel):
+    points: list[SeriesPoint]
+
+
+class SeriesOut(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    interval: Interval
+    group_by: Dimension | None = None
+    series: list[SeriesLine]
+    other: SeriesOther
+
+    model_config = {"populate_by_name": True}
+
+
+class ModelSeen(BaseModel):
+    provider: str
+    model: str
+    requests: int
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = Field(description="null when none of its rows is priced")
+    unpriced_requests: int
+    priced: bool = Field(description="at least one of its rows has a price")
+    first_seen: str
+    last_seen: str
+
+
+class ModelsOut(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    models: list[ModelSeen]
 
     model_config = {"populate_by_name": True}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -228,18 +228,160 @@ async def summary(
     *,
     start: datetime | None,
     end: datetime | None,
-    group_by: str | None,
+    group_by: str | list[str] | None,
+    filters: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
+    """Totals and groups over [start, end) of the rows matching ``filters``. With two
+    ``group_by`` dimensions each group's ``key`` is a list of two values."""
     usage = resources.org_usage(org_id)
-    totals = await repository.summary_totals(usage, start, end)
-    groups = await repository.summary_groups(usage, group_by, start, end) if group_by else []
+    where = _filter(start, end, filters)
+    dims = [group_by] if isinstance(group_by, str) else list(group_by or [])
+    totals = await repository.summary_totals(usage, start, end, where)
+    rows = await repository.summary_groups(usage, dims, start, end, where) if dims else []
+    groups = []
+    for row in rows:
+        if len(dims) > 1:
+            key: Any = [str(row.pop(f"key_{i}")) for i in range(len(dims))]
+            groups.append({"key": key, **_numbers(row)})
+        else:
+            groups.append(_numbers(row))
     return {
         "from": start,
         "to": end,
-        "group_by": group_by,
+        "group_by": dims[0] if len(dims) == 1 else (dims or None),
         "totals": _numbers(totals),
-        "groups": [_numbers(g) for g in groups],
+        "groups": groups,
     }
+
+
+def _filter(
+    start: datetime | None, end: datetime | None, filters: dict[str, list[str]] | None
+) -> repository.UsageFilter:
+    columns = tuple((c, tuple(v)) for c, v in sorted((filters or {}).items()) if v)
+    return repository.UsageFilter(start, end, columns)
+
+
+SERIES_STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
+MAX_SERIES_BUCKETS = 5000  # a year of hours; a finer request is refused, not truncated
+
+
+def bucket_start(when: datetime, interval: str) -> datetime:
+    """The start of the bucket holding ``when`` (UTC; weeks start on Monday, as the SQL's
+    ``toMonday``)."""
+    when = when.astimezone(UTC)
+    if interval == "hour":
+        return when.replace(minute=0, second=0, microsecond=0)
+    day = when.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - timedelta(days=day.weekday()) if interval == "week" else day
+
+
+def buckets(start: datetime, end: datetime, interval: str) -> list[datetime]:
+    """Every bucket start touching [start, end), so empty buckets show up as zeros."""
+    step, t, out = SERIES_STEP[interval], bucket_start(start, interval), []
+    while t < end:
+        out.append(t)
+        if len(out) > MAX_SERIES_BUCKETS:
+            raise Unprocessable(
+                f"{interval} buckets over this window exceed {MAX_SERIES_BUCKETS}; "
+                "choose a coarser interval or a shorter window",
+                details=[{"field": "interval", "message": "too many buckets"}],
+            )
+        t += step
+    return out
+
+
+async def series(
+    resources: Any,
+    org_id: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    interval: str,
+    group_by: str | None,
+    top: int,
+    filters: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Spend over time: the ``top`` keys of ``group_by`` by spend, the rest folded into
+    ``other``, every bucket of the window present (zeros where nothing happened). Without
+    ``from``/``to`` the window is the matching data's first to last bucket."""
+    usage = resources.org_usage(org_id)
+    where = _filter(start, end, filters)
+    if start is None or end is None:
+        seen = await repository.data_window(usage, where)
+        if seen is not None:
+            start = start or bucket_start(_parse_ch(seen[0]), interval)
+            end = end or bucket_start(_parse_ch(seen[1]), interval) + SERIES_STEP[interval]
+        else:  # nothing matches: an open side of the window collapses onto the other
+            start = start or end
+            end = end or start
+    times = buckets(start, end, interval) if start is not None and end is not None else []
+    keys = await repository.top_keys(usage, group_by, where, top) if group_by else []
+    rows = await repository.series_points(usage, interval, group_by, keys, where)
+    index = {_iso(t): i for i, t in enumerate(times)}
+    lines: dict[str, list[dict[str, Any]]] = {k: _zeros(times) for k in keys}
+    if group_by is None:
+        lines[""] = _zeros(times)
+    other = _zeros(times)
+    for row in rows:
+        i = index.get(row["t"])
+        if i is None:  # a row inside [start, end) always has a bucket; guard against drift
+            continue
+        target = lines[str(row["key"])] if int(row["in_top"]) else other
+        point = target[i]
+        point["requests"] += int(row["requests"])
+        point["input_tokens"] += int(row["input_tokens"])
+        point["output_tokens"] += int(row["output_tokens"])
+        point["unpriced_requests"] += int(row["unpriced_requests"])
+        point["cost_usd"] = round(point["cost_usd"] + float(row["cost_usd"] or 0.0), 10)
+    return {
+        "from": start,
+        "to": end,
+        "interval": interval,
+        "group_by": group_by,
+        "series": [{"key": k or None, "points": v} for k, v in lines.items()],
+        "other": {"points": other},
+    }
+
+
+def _zeros(times: list[datetime]) -> list[dict[str, Any]]:
+    return [
+        {"t": _iso(t), "cost_usd": 0.0, "requests": 0, "input_tokens": 0, "output_tokens": 0,
+         "unpriced_requests": 0}
+        for t in times
+    ]  # fmt: skip
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_ch(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+async def models(
+    resources: Any,
+    org_id: str,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    filters: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    """Each (provider, model) with traffic, its spend (null when unpriced) and whether the
+    pricing data knows it."""
+    where = _filter(start, end, filters)
+    rows = await repository.models_seen(resources.org_usage(org_id), where)
+    out = []
+    for row in rows:
+        first, last = row.pop("first_seen"), row.pop("last_seen")
+        provider, model = str(row.pop("provider")), str(row.pop("model"))
+        numbers = _numbers(row)
+        out.append({
+            "provider": provider, "model": model, **numbers,
+            "priced": numbers["unpriced_requests"] < numbers["requests"],
+            "first_seen": _iso(_parse_ch(first)), "last_seen": _iso(_parse_ch(last)),
+        })  # fmt: skip
+    return {"from": start, "to": end, "models": out}
 
 
 def _numbers(row: dict[str, Any]) -> dict[str, Any]:

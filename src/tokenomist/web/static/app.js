@@ -1,128 +1,115 @@
-// Tokenomist browser client: log in over HTTP, then chat over /ws (protocol tokenomist.v1,
-// the access token carried as a "bearer.<jwt>" subprotocol entry, never in the URL).
-"use strict";
+// Tokenomist in the browser: a shell with one ES module per page, routed by path (no build
+// step; every file here is what the browser runs). Signed out, every path shows sign-in and
+// returns to that path afterwards.
+import { $, $$, esc } from "./js/util.js";
+import * as api from "./js/api.js";
+import * as signin from "./js/pages/signin.js";
+import * as dashboard from "./js/pages/dashboard.js";
+import * as ask from "./js/pages/ask.js";
+import * as importer from "./js/pages/import.js";
+import * as keys from "./js/pages/keys.js";
 
-const $ = (sel) => document.querySelector(sel);
-let token = null;
-let socket = null;
+const PAGES = {
+  "/dashboard": [dashboard, "Dashboard"],
+  "/ask": [ask, "Ask"],
+  "/import": [importer, "Import"],
+  "/api-keys": [keys, "API keys"],
+};
+let cleanup = null;
+let generation = 0;
 
-function escapeHtml(text) {
-  return String(text).replace(/[&<>"']/g, (c) => ({
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
-  })[c]);
+export function navigate(path, { replace = false, focus = true } = {}) {
+  history[replace ? "replaceState" : "pushState"]({}, "", path);
+  render(focus);
 }
 
-// A small markdown subset: headings, tables, bullet and numbered lists, bold, code, paragraphs.
-function renderMarkdown(md) {
-  const out = [];
-  const lines = md.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    if (/^\s*\|/.test(line)) {
-      const rows = [];
-      while (i < lines.length && /^\s*\|/.test(lines[i])) rows.push(lines[i++]);
-      i--;
-      const cells = (r) => r.trim().replace(/^\||\|$/g, "").split("|").map((c) => inline(c.trim()));
-      const body = rows.filter((r) => !/^\s*\|[\s:|-]+\|\s*$/.test(r));
-      const [head, ...rest] = body;
-      out.push("<table><thead><tr>" + cells(head).map((c) => `<th>${c}</th>`).join("") +
-        "</tr></thead><tbody>" + rest.map((r) => "<tr>" + cells(r).map((c) => `<td>${c}</td>`)
-          .join("") + "</tr>").join("") + "</tbody></table>");
-    } else if (/^#{1,4} /.test(line)) {
-      const level = line.match(/^#+/)[0].length + 1;
-      out.push(`<h${level}>${inline(line.replace(/^#+ /, ""))}</h${level}>`);
-    } else if (/^\s*([-*]|\d+\.) /.test(line)) {
-      const ordered = /^\s*\d+\. /.test(line);
-      const marker = ordered ? /^\s*\d+\. / : /^\s*[-*] /;
-      const items = [];
-      while (i < lines.length && marker.test(lines[i])) items.push(lines[i++].replace(marker, ""));
-      i--;
-      const tag = ordered ? "ol" : "ul";
-      out.push(`<${tag}>` + items.map((it) => `<li>${inline(it)}</li>`).join("") + `</${tag}>`);
-    } else if (line.trim()) {
-      out.push(`<p>${inline(line)}</p>`);
-    }
-  }
-  return out.join("\n");
+function shell(session) {
+  $("#nav").hidden = !session;
+  $("#sign-out").hidden = !session;
+  $("#who").textContent = session ? session.user.email : "";
 }
 
-function inline(text) {
-  return escapeHtml(text).replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>").replace(/`(.+?)`/g, "<code>$1</code>");
+function offline(main, err) {
+  document.title = "Server unreachable · Tokenomist";
+  main.innerHTML = `<section class="card offline" aria-labelledby="offline-title">
+    <h1 id="offline-title">Tokenomist can't be reached</h1>
+    <p>The page could not talk to the server: ${esc(err.message)}.</p>
+    <p>Check that the server is running and your network is up, then try again.
+       Nothing you entered has been lost.</p>
+    <button type="button" id="retry">Try again</button></section>`;
+  $("#retry").addEventListener("click", () => render(true));
+  $("#retry").focus();
 }
 
-function add(cls, html) {
-  const el = document.createElement("div");
-  el.className = cls;
-  el.innerHTML = html;
-  $("#timeline").appendChild(el);
-  el.scrollIntoView({ block: "end" });
-  return el;
+function failed(main, err) {
+  if (err instanceof api.Unreachable) return offline(main, err);
+  if (err instanceof api.ApiError && err.status === 401) { api.setSession(null); return; }
+  main.insertAdjacentHTML("afterbegin", `<p class="error" role="alert">${esc(err.message)}</p>`);
 }
 
-function describe(event) {
-  const d = event.data || {};
-  switch (event.type) {
-    case "run_started": return ["event", "Run started"];
-    case "agent_started": return ["event agent", `<strong>${escapeHtml(d.agent)}</strong> started`];
-    case "agent_thinking": return ["event", `${escapeHtml(d.agent)}: ${escapeHtml(d.text)}`];
-    case "tool_executing": return ["event", `${escapeHtml(d.agent)} → ${escapeHtml(d.tool)}…`];
-    case "tool_completed": return ["event", `${escapeHtml(d.tool)}: ${escapeHtml(d.summary || d.status)} (${d.duration_ms} ms)`];
-    case "agent_completed": return ["event agent", `<strong>${escapeHtml(d.agent)}</strong> ${escapeHtml(d.status)}: ${escapeHtml(d.summary || "")}`];
-    case "agent_error": return ["event fail", `${escapeHtml(d.agent)} failed: ${escapeHtml(d.message)}`];
-    case "run_completed": return ["event", `Done in ${(d.duration_ms / 1000).toFixed(1)} s`];
-    case "run_failed": return ["event fail", `Run failed (${escapeHtml(d.code)}): ${escapeHtml(d.message)}`];
-    case "error": return ["event fail", `Error (${escapeHtml(d.code)}): ${escapeHtml(d.message)}`];
-    default: return null;
-  }
-}
-
-function connect() {
-  socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`,
-    ["tokenomist.v1", `bearer.${token}`]);
-  socket.onmessage = (msg) => {
-    const event = JSON.parse(msg.data);
-    if (event.type === "assistant_message") {
-      add("msg", renderMarkdown(event.data.content || ""));
-      return;
-    }
-    if (event.type === "run_completed" || event.type === "run_failed") $("#ask button").disabled = false;
-    const shown = describe(event);
-    if (shown) add(shown[0], shown[1]);
-  };
-  socket.onclose = (ev) => {
-    add("event fail", `Connection closed (${ev.code}). ${ev.code === 4401 ? "Session expired: sign in again." : ""}`);
-    $("#ask button").disabled = true;
-  };
-}
-
-$("#login").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const form = new FormData(ev.target);
-  $("#login-error").textContent = "";
-  const res = await fetch("/auth/login", {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ email: form.get("email"), password: form.get("password") }),
-  });
-  // An edge in front of the server may answer with an HTML page: say so instead of failing silently.
-  const body = await res.json().catch(() => null);
-  if (!res.ok || body === null) {
-    $("#login-error").textContent = body && body.error ? body.error.message
-      : `Sign-in failed (HTTP ${res.status}${body === null ? ", not a JSON answer" : ""})`;
+async function render(focus = false) {
+  const mine = ++generation;
+  if (cleanup) { try { cleanup(); } catch { /* page already gone */ } cleanup = null; }
+  const main = $("#main");
+  main.replaceChildren();
+  delete main.dataset.loaded; // pages stamp it when drawn (what tests and scripts wait on)
+  const session = api.current();
+  shell(session);
+  let path = location.pathname;
+  if (!session) {
+    document.title = "Sign in · Tokenomist";
+    const next = path === "/" || path === "/sign-in" ? "/dashboard" : path + location.search;
+    cleanup = signin.render(main, { next: () => navigate(next, { replace: true }) });
     return;
   }
-  token = body.access_token;
-  $("#who").textContent = body.user.email;
-  $("#login").hidden = true;
-  $("#chat").hidden = false;
-  connect();
+  if (!PAGES[path]) {
+    path = "/dashboard";
+    history.replaceState({}, "", path);
+  }
+  const [page, title] = PAGES[path];
+  document.title = `${title} · Tokenomist`;
+  $$("#nav a").forEach((a) => a.toggleAttribute("aria-current", a.getAttribute("href") === path));
+  if (focus) main.focus();
+  const ctx = {
+    navigate,
+    params: () => new URLSearchParams(location.search),
+    setParams: (params) => history.replaceState({}, "", path + api.query(params)),
+    fail: (err) => { if (mine === generation) failed(main, err); },
+    banner,
+  };
+  try {
+    cleanup = (await page.render(main, ctx)) || null;
+  } catch (err) {
+    ctx.fail(err);
+  }
+}
+
+export function banner(text) {
+  const el = $("#banner");
+  el.textContent = text || "";
+  el.hidden = !text;
+}
+
+document.addEventListener("click", (ev) => {
+  const a = ev.target.closest("a[href]");
+  if (!a || ev.defaultPrevented || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey) return;
+  const url = new URL(a.href, location.href);
+  if (url.origin !== location.origin || a.target || a.hasAttribute("download")) return;
+  if (!(url.pathname in PAGES) && url.pathname !== "/") return;
+  ev.preventDefault();
+  navigate(url.pathname + url.search);
 });
 
-$("#ask").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  const q = new FormData(ev.target).get("q");
-  if (!socket || socket.readyState !== WebSocket.OPEN) return;
-  add("msg user", escapeHtml(q));
-  $("#ask button").disabled = true;
-  socket.send(JSON.stringify({ type: "user_message", content: q }));
+$("#sign-out").addEventListener("click", async () => {
+  await api.signOut();
 });
+
+let signedIn = Boolean(api.current());
+api.onSessionChange((session) => {
+  // Signing out (or a refresh token refused) from any page lands on sign-in; signing in is
+  // handled by the sign-in page's own redirect.
+  if (signedIn && !session) { banner(""); navigate("/sign-in", { replace: true }); }
+  signedIn = Boolean(session);
+});
+window.addEventListener("popstate", () => render(true));
+render(false);
