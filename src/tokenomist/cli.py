@@ -32,15 +32,11 @@ def serve(
         os.environ["TOKENOMIST_HOST"] = host
     if port:
         os.environ["TOKENOMIST_PORT"] = str(port)
+    from tokenomist.kit.server import server_options
+
     settings = Settings()
     uvicorn.run(
-        "tokenomist.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        reload=reload,
-        log_level="warning",
-        ws="websockets-sansio",
+        "tokenomist.app:create_app", factory=True, reload=reload, **server_options(settings)
     )
 
 
