@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    _limit_bodies(app, settings)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
@@ -77,6 +78,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in _domain_routers():
         app.include_router(router)
     return app
+
+
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Every request body is cut at its route's limit while it is read (kit/body_limit.py):
+    the ingest routes take ``max_body_bytes``, everything else ``max_api_body_bytes``."""
+    from tokenomist.kit.body_limit import BodyLimitMiddleware
+    from tokenomist.usage.endpoints import INGEST_PATHS
+
+    routes = dict.fromkeys(INGEST_PATHS, settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_api_body_bytes, routes=routes)
 
 
 def _domain_routers() -> list:
