@@ -4,25 +4,23 @@ loopback sockets, chunked and with Content-Length, against the app under uvicorn
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
 from tests.conftest import TEST_JWT_SECRET
+from tests.support.rawhttp import SEND_AT_MOST, Upload, open_temp_files, parse
 from tests.support.servers import LiveServer, live_server
 from tokenomist.settings import Environment, Settings
 
 INGEST_LIMIT = 4 * 1024 * 1024  # above Starlette's 1 MiB spool threshold: spooling hits disk
 API_LIMIT = 64 * 1024
 CHUNK = 256 * 1024
-SEND_AT_MOST = 64 * 1024 * 1024  # bound on what a test sends when the server never answers
 READ_BOUND_S = 30.0
 BOUNDARY = "tkboundary"
 PASSWORD = "correct horse battery staple 42"
@@ -53,62 +51,6 @@ async def token(srv) -> str:
         return resp.json()["access_token"]
 
 
-class Upload:
-    """One raw HTTP request whose body is sent chunk by chunk until the server answers."""
-
-    def __init__(self, srv: LiveServer, path: str, headers: dict[str, str]) -> None:
-        self.srv, self.path, self.headers = srv, path, headers
-        self.sent = 0
-        self.on_chunk = lambda: None  # called after each chunk is handed to the socket
-
-    async def send(self, first: bytes, filler: bytes) -> tuple:
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.srv.port)
-        head = f"POST {self.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        head += "".join(f"{k}: {v}\r\n" for k, v in self.headers.items())
-        head += "Transfer-Encoding: chunked\r\n"
-        writer.write(head.encode() + b"\r\n")
-        answer = asyncio.ensure_future(reader.read())  # the answer, up to the server's close
-        try:
-            piece = first
-            while not answer.done() and self.sent < SEND_AT_MOST:
-                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                drained = asyncio.ensure_future(writer.drain())
-                await asyncio.wait({drained, answer}, return_when=asyncio.FIRST_COMPLETED)
-                if not drained.done():
-                    drained.cancel()
-                elif drained.exception() is not None:
-                    break  # the server closed while we were still sending
-                self.sent += len(piece)
-                self.on_chunk()
-                piece = filler
-            return parse(await asyncio.wait_for(answer, READ_BOUND_S))
-        finally:
-            answer.cancel()
-            writer.close()
-
-
-def parse(raw: bytes) -> tuple[int, dict, dict]:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    headers = {
-        k.decode().lower(): v.decode() for k, v in (line.split(b": ", 1) for line in lines[1:])
-    }
-    if headers.get("transfer-encoding") == "chunked":
-        size, _, rest = body.partition(b"\r\n")
-        body = rest[: int(size, 16)]
-    return int(lines[0].split()[1]), orjson.loads(body), headers
-
-
-def open_temp_files(tmp: Path) -> dict[str, int]:
-    """Sizes of this process's open files under ``tmp`` (unlinked temp files included)."""
-    sizes = {}
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            if os.readlink(f"/proc/self/fd/{fd}").startswith(str(tmp)):
-                sizes[fd] = os.stat(f"/proc/self/fd/{fd}").st_size
-    return sizes
-
-
 async def test_chunked_multipart_upload_is_cut_at_the_limit_and_never_spooled_past_it(
     srv, token, tmp_path, monkeypatch
 ):
@@ -125,7 +67,7 @@ async def test_chunked_multipart_upload_is_cut_at_the_limit_and_never_spooled_pa
 
     def sample() -> None:
         nonlocal peak
-        peak = max([peak, *open_temp_files(tmp_path).values()])
+        peak = max([peak, *open_temp_files(os.getpid(), tmp_path).values()])
 
     upload.on_chunk = sample
     part = (
@@ -138,7 +80,7 @@ async def test_chunked_multipart_upload_is_cut_at_the_limit_and_never_spooled_pa
     assert headers["connection"] == "close"
     assert peak <= INGEST_LIMIT
     assert upload.sent < SEND_AT_MOST  # answered mid-upload, not after the whole body
-    assert open_temp_files(tmp_path) == {}  # and the spooled part is gone
+    assert open_temp_files(os.getpid(), tmp_path) == {}  # and the spooled part is gone
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,10 @@ process's file descriptors. :class:`GuardedHttpProtocol` adds, per connection:
 - caps on the length of any head line and on the number of headers, enforced as the bytes
   arrive and ANSWERED (414/431, ``connection: close``) on plain requests and WebSocket upgrades
   alike, since both are parsed here before an upgrade is handed to the WebSocket protocol;
+- room under the file-descriptor limit: when a new connection's descriptor comes close to
+  ``RLIMIT_NOFILE``, the oldest connection that is idle or still sending its head is closed.
+  Without it, sockets that merely sit there exhaust the descriptors and the event loop (libuv's
+  EMFILE handling under uvloop) drops every new connection, real requests included;
 - a lingering close: a response that closes the connection while the client is still sending
   (a 413 cut mid-body, a 431) half-closes and drains for a moment, so the client reads the
   answer instead of a connection reset.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import resource
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -36,8 +41,13 @@ from tokenomist.settings import Settings
 
 # After refusing a request mid-upload, how long and how much more of it is read and dropped
 # before the socket is closed for good (bounded, so a refused client cannot hold it).
-LINGER_S = 2.0
-LINGER_MAX_BYTES = 1024 * 1024
+# Clients that write their whole body before reading (most libraries) need the drain to last
+# until they finish or give up; 5 s is nginx's lingering_timeout.
+LINGER_S = 5.0
+LINGER_MAX_BYTES = 16 * 1024 * 1024
+# Descriptors kept free for everything else (database, analytics, temp files) and for a burst of
+# accepts that land before the evictions: at least this many, or 1/8 of the limit.
+FD_RESERVE = 32
 
 
 @dataclass(frozen=True)
@@ -101,16 +111,43 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._refusal: tuple[int, str, str] | None = None
         self._draining = 0  # > 0: refused; bytes read and dropped since
+        # Connections of this server with no request being served (idle, or sending a head),
+        # oldest first: the ones to close when descriptors run short.
+        state: Any = self.server_state
+        if not hasattr(state, "tk_waiting"):
+            state.tk_waiting = {}
+        self._waiting: dict[GuardedHttpProtocol, None] = state.tk_waiting
 
     # --- connection life --------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._arm_head_timer()  # a socket that never sends a byte is closed too
+        self._waiting[self] = None
+        self._make_room()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_head_timer()
+        self._waiting.pop(self, None)
         super().connection_lost(exc)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and (self.cycle is None or self.cycle.response_complete):
+            self._waiting[self] = None  # idle keep-alive: waiting again, now the newest
+
+    def _make_room(self) -> None:
+        sock = self.transport.get_extra_info("socket")
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if sock is None or soft == resource.RLIM_INFINITY:
+            return
+        # Descriptors are allocated lowest first: this one's number is about how many are open.
+        if soft - sock.fileno() > max(FD_RESERVE, soft // 8):
+            return
+        oldest = next((c for c in self._waiting if c is not self), None)
+        if oldest is not None:
+            oldest._waiting.pop(oldest, None)
+            oldest.transport.close()
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None:
@@ -216,6 +253,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self._cancel_head_timer()
+        self._waiting.pop(self, None)
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:
             self.cycle.transport = _LingeringTransport(self)  # type: ignore[assignment]
@@ -245,6 +283,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         """Close; if the client may still be sending, half-close first and drop what it sends
         for up to ``LINGER_S`` / ``LINGER_MAX_BYTES``, so our answer is read, not reset."""
         self._cancel_head_timer()
+        self._waiting.pop(self, None)
         if not still_sending or not self.transport.can_write_eof() or self._draining:
             self.transport.close()
             return
