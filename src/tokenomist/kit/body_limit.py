@@ -25,7 +25,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tokenomist.kit.errors import PayloadTooLarge, error_body
 
 
-class BodyTooLarge(PayloadTooLarge, StarletteHTTPException):
+# Both bases declare ``headers`` (a dict, a Mapping); it is None here, so they agree.
+class BodyTooLarge(PayloadTooLarge, StarletteHTTPException):  # type: ignore[misc]
     def __init__(self, limit: int, size: int | None = None) -> None:
         what = f"body of {size:,} bytes" if size is not None else "body"
         PayloadTooLarge.__init__(
