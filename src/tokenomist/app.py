@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    _limit_bodies(app, settings)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(QuietStartupFailure, traceback=_debug(settings))
@@ -140,6 +141,16 @@ class QuietStartupFailure:
             await send(message)
 
         await self.app(scope, receive, send_quietly)
+
+
+def _limit_bodies(app: FastAPI, settings: Settings) -> None:
+    """Every request body is cut at its route's limit while it is read (kit/body_limit.py):
+    the ingest routes take ``max_body_bytes``, everything else ``max_api_body_bytes``."""
+    from tokenomist.kit.body_limit import BodyLimitMiddleware
+    from tokenomist.usage.endpoints import INGEST_PATHS
+
+    routes = dict.fromkeys(INGEST_PATHS, settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, default=settings.max_api_body_bytes, routes=routes)
 
 
 def _domain_routers() -> list:

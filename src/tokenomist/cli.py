@@ -40,15 +40,12 @@ def serve(
         os.environ["TOKENOMIST_PORT"] = str(port)
     if debug:
         os.environ["TOKENOMIST_LOG_LEVEL"] = "DEBUG"
+    from tokenomist.kit.server import server_options
+
     settings = Settings()
-    uvicorn.run(
-        "tokenomist.app:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        reload=reload,
-        log_level="debug" if settings.log_level.upper() == "DEBUG" else "warning",
-        ws="websockets-sansio",
+    options = server_options(settings)
+    options["log_level"] = "debug" if settings.log_level.upper() == "DEBUG" else "warning"
+    uvicorn.run("tokenomist.app:create_app", factory=True, reload=reload, **options
     )
 
 

@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     )
 
     # Ingestion and analysis.
-    max_body_bytes: int = 64 * 1024 * 1024
+    max_body_bytes: int = 64 * 1024 * 1024  # ingest routes (records, file import, OTLP)
     price_overrides_file: Path | None = None
 
     # LLM (optional): "none" or "openai".
@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     llm_timeout_s: float = 20.0
 
     log_level: str = "INFO"
+
+    # HTTP server limits (kit/server.py, kit/body_limit.py): no client holds a socket or a body
+    # past them.
+    max_api_body_bytes: int = 1024 * 1024  # every route but the ingest ones
+    http_header_timeout_s: float = 10.0  # request head complete within this, else 408 / close
+    http_keep_alive_timeout_s: float = 5.0  # idle keep-alive connection closed after this
+    http_max_header_line_bytes: int = 8192  # request line or one header line; else 414 / 431
+    http_max_headers: int = 128  # more → 431
 
     # Domain settings: each domain adds its fields under its own marker.
     # --- auth ---
@@ -101,6 +109,7 @@ class Settings(BaseSettings):
     ws_rate_limit: int = 120  # client frames per user per window (all its connections)
     ws_rate_window_s: float = 60.0
     ws_idle_timeout_s: float = 300.0  # no client frame and nothing followed → close 4408
+    ws_max_connections_per_user: int = 20  # open sockets per user and instance; more → 1008
     # --- verify ---
 
     @model_validator(mode="before")

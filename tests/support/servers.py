@@ -16,6 +16,7 @@ import httpx
 import uvicorn
 
 from tokenomist.app import create_app
+from tokenomist.kit.server import uvicorn_config
 from tokenomist.settings import Settings
 
 
@@ -32,14 +33,8 @@ class LiveServer:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            ws="websockets-sansio",
-            lifespan="on",
-        )
+        # The same protocol and limits as `tokenomist serve` (kit/server.py).
+        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=self.port, lifespan="on")
         self.server = uvicorn.Server(config)
         self.task: asyncio.Task | None = None
 

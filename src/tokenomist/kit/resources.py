@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tokenomist.analyst.service import RunManager
     from tokenomist.interop.mcp import McpService
     from tokenomist.realtime.bus import EventBus
+    from tokenomist.realtime.limits import ConnectionSlots
     from tokenomist.realtime.runs import RunControl
     from tokenomist.usage.pricing import Pricer
 
@@ -66,6 +67,7 @@ class Resources:
     run_manager: RunManager | None = None
     llm: LLMProvider | None = None
     runs: RunControl | None = None
+    ws_slots: ConnectionSlots | None = None  # this instance's open sockets per user
     mcp: McpService | None = None  # interop: the MCP server's session manager
 
     @property

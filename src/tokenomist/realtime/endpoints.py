@@ -5,12 +5,18 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, WebSocket
 from starlette.responses import Response
+from starlette.websockets import WebSocketDisconnect
 
 from tokenomist.kit.errors import TokenomistError, render_unexpected
 from tokenomist.kit.resources import ResourcesDep
-from tokenomist.realtime import handshake
+from tokenomist.realtime import handshake, limits
 from tokenomist.realtime.connection import Connection
-from tokenomist.realtime.protocol import protocol_schema
+from tokenomist.realtime.protocol import (
+    CLOSE_TOO_MANY_CONNECTIONS,
+    ErrorCode,
+    error_frame,
+    protocol_schema,
+)
 
 router = APIRouter(tags=["realtime"])
 log = structlog.get_logger(__name__)
@@ -40,13 +46,20 @@ async def websocket_endpoint(websocket: WebSocket, resources: ResourcesDep) -> N
         response = render_unexpected(websocket, exc)  # type: ignore[arg-type]
         await _refuse(websocket, response.status_code, "unexpected", response)
         return
+    user_id = shake.principal.user_id or ""  # the handshake accepts user tokens only
+    slots = limits.connection_slots(resources)
+    cap = resources.settings.ws_max_connections_per_user
     await websocket.accept(subprotocol=shake.subprotocol)
+    if not slots.acquire(user_id, cap):
+        await _refuse_too_many(websocket, cap)
+        return
     gauge = resources.metrics.ws_connections
     gauge.inc()
     try:
         await Connection(websocket, resources, shake.principal).serve()
     finally:
         gauge.dec()
+        slots.release(user_id)
 
 
 async def _refuse(websocket: WebSocket, status: int, code: str, response: Response) -> None:
@@ -61,3 +74,13 @@ async def _refuse(websocket: WebSocket, status: int, code: str, response: Respon
         client=f"{client.host}:{client.port}" if client else None,
     )
     await websocket.send_denial_response(response)
+
+
+async def _refuse_too_many(websocket: WebSocket, cap: int) -> None:
+    """Accepted, told why in a frame (a browser cannot read a refused handshake), closed 1008."""
+    message = f"more than {cap} open connections for this user; close one first"
+    try:
+        await websocket.send_text(error_frame(ErrorCode.rate_limited, message).to_wire())
+        await websocket.close(code=CLOSE_TOO_MANY_CONNECTIONS, reason="too many connections")
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # the client left first

@@ -21,6 +21,7 @@ BEARER_PREFIX = "bearer."  # Sec-WebSocket-Protocol entry carrying the access JW
 MAX_FRAME_BYTES = 64 * 1024
 CLOSE_TOKEN_EXPIRED = 4401  # the access token expired on an open connection
 CLOSE_IDLE = 4408  # no client frame and nothing followed for the idle timeout
+CLOSE_TOO_MANY_CONNECTIONS = 1008  # policy: the user already holds the cap of open sockets
 
 
 class EventType(StrEnum):
@@ -57,14 +58,15 @@ TERMINAL_TYPES = frozenset({EventType.run_completed, EventType.run_failed})
 
 
 class ErrorCode(StrEnum):
-    """Codes of ``error`` frames. None of them closes the connection."""
+    """Codes of ``error`` frames. None of them closes the connection, but for ``rate_limited``
+    sent on connect to a user holding too many sockets (then closed 1008)."""
 
     invalid_json = "invalid_json"  # the frame is not a JSON object
     unknown_type = "unknown_type"  # ``type`` missing or not a client frame type
     invalid_frame = "invalid_frame"  # a field is missing or has the wrong type
     frame_too_large = "frame_too_large"  # above MAX_FRAME_BYTES
     binary_not_supported = "binary_not_supported"  # frames are JSON text
-    rate_limited = "rate_limited"  # message rate or concurrent runs per user
+    rate_limited = "rate_limited"  # message rate, concurrent runs or open sockets per user
     not_found = "not_found"  # no such run for this user
     stream_unavailable = "stream_unavailable"  # the event store could not be read
     events_expired = "events_expired"  # asked for events older than the bounded store keeps
@@ -347,6 +349,8 @@ def protocol_schema() -> dict[str, Any]:
         "close_codes": {
             str(CLOSE_TOKEN_EXPIRED): "access token expired",
             str(CLOSE_IDLE): "idle timeout",
+            str(CLOSE_TOO_MANY_CONNECTIONS): "too many open connections for this user (after "
+            "an error frame with code rate_limited)",
         },
         "error_codes": [c.value for c in ErrorCode],
         "event_types": [t.value for t in EventType],

@@ -1,9 +1,10 @@
 """Usage HTTP API: ingest (records, file import, OTLP traces) and the spend summary.
 
-Bodies are read as a stream and refused with 413 as soon as they pass
-``settings.max_body_bytes``. File import takes the file either as the raw request body (any
-content type; what the CLI sends, chunk by chunk) or as ``multipart/form-data`` with one
-field named ``file`` (what a browser form sends).
+Bodies are cut at ``settings.max_body_bytes`` while they stream in, by the body-limit guard in
+front of every route (kit/body_limit.py, ``INGEST_PATHS`` below): a 413 before anything past
+the limit is buffered or, for a multipart upload, spooled to disk. File import takes the file
+either as the raw request body (any content type; what the CLI sends, chunk by chunk) or as
+``multipart/form-data`` with one field named ``file`` (what a browser form sends).
 """
 
 from __future__ import annotations
@@ -32,20 +33,15 @@ from tokenomist.usage.schemas import (
 router = APIRouter(tags=["usage"])
 IngestPrincipal = Annotated[Principal, Depends(require_scope("ingest"))]
 ReadPrincipal = Annotated[Principal, Depends(require_scope("read"))]
+# Routes whose bodies may be as large as ``max_body_bytes`` (the others get
+# ``max_api_body_bytes``).
+INGEST_PATHS = ("/api/v1/usage", "/api/v1/usage/import", "/v1/traces")
 
 
 async def read_body(request: Request) -> bytes:
+    """The body (bounded by the guard), gunzipped within the same limit."""
     limit = request.app.state.resources.settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit():
-        service.check_size(request.app.state.resources, int(declared))
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            service.check_size(request.app.state.resources, size)
-        chunks.append(chunk)
-    data = b"".join(chunks)
+    data = await request.body()
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding == "gzip":
         data = _gunzip(data, limit)
@@ -116,10 +112,7 @@ async def import_usage(
 
 
 async def _multipart_file(request: Request) -> bytes:
-    resources = request.app.state.resources
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit():
-        service.check_size(resources, int(declared))
+    # The guard stops the parser at the body limit, so the spooled file stays within it.
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
@@ -128,7 +121,6 @@ async def _multipart_file(request: Request) -> bytes:
             code="validation_error",
             details=[{"field": "file", "message": "missing"}],
         )
-    service.check_size(resources, upload.size or 0)
     return await upload.read()
 
 
