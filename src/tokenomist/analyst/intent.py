@@ -206,12 +206,14 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
     for _, span in periods:
         taken.take(span)
     target = _target(q, vocab, taken) if _WHAT_IF.search(q) else None
-    found = matching.find_models(q, vocab.models, vocab.brands, taken)
+    # The org's own distinctive names first ("acme-corp" is an end user, not an "acme" model).
+    found = matching.Found()
     for part in (
-        matching.find_providers(q, vocab.providers, vocab.known_providers, taken),
         matching.find_values(q, "project", vocab.projects, taken),
         matching.find_values(q, "feature", vocab.features, taken),
         matching.find_values(q, "end_user", vocab.end_users, taken),
+        matching.find_models(q, vocab.models, vocab.brands, taken),
+        matching.find_providers(q, vocab.providers, vocab.known_providers, taken),
     ):
         found.matches += part.matches
         found.unmatched += part.unmatched
@@ -338,13 +340,14 @@ def _follow_up(new: Intent, prev: Intent, q: str) -> Intent:
 
 LLM_SYSTEM = """You turn a question about an organisation's LLM API spend into JSON.
 Answer with one JSON object and nothing else:
-{"kind": "optimize" | "spend" | "unpriced",
+{"kind": "optimize" | "spend" | "unpriced" | "help",
  "dimension": null | "model" | "provider" | "project" | "feature" | "end_user" | "day",
  "period": {"kind": "default" | "last" | "today" | "yesterday" | "this_week" | "this_month" | "all",
             "days": null | number},
  "filters": {"provider"?: str, "model"?: str, "project"?: str, "feature"?: str, "end_user"?: str}}
 "optimize" = the user wants savings or recommendations; "spend" = a plain question about
-spend or usage. Use "last" with "days" for "last week" (7), "last 3 days" (3), "last month"
+spend or usage; "help" = not a question about spend or usage.
+Use "last" with "days" for "last week" (7), "last 3 days" (3), "last month"
 (30). Only use filter values from the lists given."""
 
 
@@ -356,7 +359,7 @@ class _LLMPeriod(BaseModel):
 
 class _LLMIntent(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    kind: Literal["optimize", "spend", "unpriced"]
+    kind: Literal["optimize", "spend", "unpriced", "help"]
     dimension: Literal["model", "provider", "project", "feature", "end_user", "day"] | None
     period: _LLMPeriod
     filters: dict[str, str] = {}
@@ -412,19 +415,17 @@ def from_llm(text: str, vocab: Vocabulary) -> tuple[Intent, list[str]]:
     return Intent(parsed.kind, parsed.dimension, period, filters, source="llm"), notes
 
 
-def merge(rules: Intent, llm: Intent) -> Intent:
-    """The rules' reading where they found something; the model's for the rest."""
+def merge(rules: Intent, llm: Intent, question: str) -> Intent:
+    """The rules' reading wherever they found something to answer; the model's when they
+    found nothing. The model may add a filter the rules missed only when the value is
+    written in the question (case and punctuation aside): a value it made up is dropped."""
     if rules.kind == "help":
         return replace(llm, follow_up=rules.follow_up, matches=rules.matches)
     filters = dict(rules.filters)
-    if not rules.unmatched:
+    said = matching.norm(question)
+    if not rules.unmatched and rules.kind in ("spend", "optimize", "unpriced"):
         for column, value in llm.filters.items():
-            filters.setdefault(column, value)
-    return replace(
-        rules,
-        dimension=rules.dimension
-        or (llm.dimension if rules.kind in ("spend", "optimize") else None),
-        period=rules.period if rules.period.kind != "default" else llm.period,
-        filters=filters if rules.kind not in ("compare",) else rules.filters,
-        source="llm",
-    )
+            values = (value,) if isinstance(value, str) else value
+            if column not in filters and all(matching.norm(v) in said for v in values):
+                filters[column] = value
+    return replace(rules, filters=filters, source="llm")

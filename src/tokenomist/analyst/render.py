@@ -39,7 +39,7 @@ def _scope_label(scope: dict[str, Any]) -> str:
 
 
 def render(report: dict[str, Any], narrative: str | None = None) -> str:
-    if report.get("no_usage") or report["window"] is None:
+    if report.get("no_usage"):
         return (
             "## No usage data yet\n\nThis organisation has no LLM usage recorded, so there is "
             "nothing to analyse. Send usage to `POST /api/v1/usage` (or import a file) and ask "
@@ -82,7 +82,7 @@ def _render_unmatched(report: dict[str, Any]) -> str:
             f"- No {label} in this organisation's usage matches “{u['text']}”; the nearest "
             f"{label} names are: {near}."
         )
-    lines += ["", "No figures are shown for a name that matches nothing (they would be $0 "
+    lines += ["", "No figures are shown for a name that matches nothing (they would be zero "
               "for the wrong reason). Ask again with one of the names above."]  # fmt: skip
     return "\n".join(lines)
 

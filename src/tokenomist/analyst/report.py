@@ -23,18 +23,20 @@ def build(state: RunState, price_data: str) -> dict[str, Any]:
     w = state.window
     totals = state.totals or {}
     # None when every request of the window is unpriced: unknown, not $0.
+    intent = state.intent
+    answerable = bool(intent and intent.kind != "help" and not intent.unmatched)
     cost = totals.get("cost_usd", 0.0)
-    spend = None if cost is None else float(cost)
+    # No figure at all for a question that was not answered (never a silent $0).
+    spend = None if cost is None or not answerable else float(cost)
     analysed = state.strategies is not None
     strategies = _strategies(state)
     savings = sum(s["savings_usd"] for s in strategies)
     monthly_savings = sum(s["monthly_savings_usd"] for s in strategies)
     unpriced = int(totals.get("unpriced_requests", state.coverage.get("unpriced_requests", 0)))
-    intent = state.intent
     return {
         "question": state.question,
         "no_usage": not state.coverage.get("requests"),
-        "answerable": bool(intent and intent.kind != "help" and not intent.unmatched),
+        "answerable": answerable,
         "intent": intent.to_dict() if intent else None,
         "window": w.to_dict() if w else None,
         "filters": state.filters.to_json(),

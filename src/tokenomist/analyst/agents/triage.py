@@ -48,7 +48,7 @@ async def run(ctx: RunContext, state: RunState) -> str:
     intent = intent_mod.parse(state.question, vocab, previous)
     fallback = await _llm_intent(ctx, state, vocab, coverage) if llm.enabled else ""
     if isinstance(fallback, intent_mod.Intent):
-        intent, fallback = intent_mod.merge(intent, fallback), ""
+        intent, fallback = intent_mod.merge(intent, fallback, state.question), ""
     state.intent = intent
     state.filters = Filters(intent.filters)
     if not coverage["requests"]:
@@ -125,18 +125,23 @@ def _resolve(ctx: RunContext, period, coverage: dict, scope: dict) -> Window:
         return periods.resolve(period, now, now - timedelta(days=days), "now", days)
     latest, earliest = coverage["latest"], coverage["earliest"]
     if period.kind == "default":
-        # The filtered data's own last days, said so when they are not the org's.
-        window = periods.resolve(period, scope["latest"], scope["earliest"], "latest_usage", days)
-        if ctx.deps.window_anchor == "now":
-            now = datetime.now(UTC)
-            if scope["latest"] >= now - timedelta(days=days):
-                return periods.resolve(period, now, scope["earliest"], "now", days)
-        if scope["latest"] < latest or ctx.deps.window_anchor == "now":
-            window = replace(window, label=f"{window.label} of data, to {scope['latest']:%Y-%m-%d}")
-        return window
+        return _default_window(ctx, period, latest, scope)
     if ctx.deps.window_anchor == "now":
         return periods.resolve(period, datetime.now(UTC), earliest, "now", days)
     return periods.resolve(period, latest, earliest, "latest_usage", days)
+
+
+def _default_window(ctx: RunContext, period, latest: datetime, scope: dict) -> Window:
+    """The last N days up to the anchor; when the scope has no usage in them (an old import,
+    a project that stopped), the last N days of the scope's own data, said so."""
+    days = ctx.deps.default_window_days
+    now = datetime.now(UTC)
+    anchor_now = ctx.deps.window_anchor == "now"
+    end, anchor = (now, "now") if anchor_now else (latest, "latest_usage")
+    if scope["latest"] >= end - timedelta(days=days):
+        return periods.resolve(period, end, scope["earliest"], anchor, days)
+    window = periods.resolve(period, scope["latest"], scope["earliest"], "latest_usage", days)
+    return replace(window, label=f"{window.label} of data, to {scope['latest']:%Y-%m-%d}")
 
 
 def _summary(state: RunState) -> str:
