@@ -90,6 +90,9 @@ def generate(pricer: Pricer, seed: int = 14) -> list[Row]:
     return rows
 
 
+HELP = ["what's the weather in Paris?", "tell me a joke", "hello there"]
+
+
 def select(rows: list[Row], start: datetime | None = None, end: datetime | None = None,
            **filters: set[str] | str) -> list[Row]:  # fmt: skip
     """Rows in [start, end] (both inclusive) whose columns are in the given value sets."""
@@ -108,14 +111,9 @@ def spend(rows: list[Row]) -> float:
 
 
 def active_days(rows: list[Row], start: datetime, end: datetime) -> float:
-    """The part of [start, end] on UTC days that have a row."""
-    days = {r.timestamp.date() for r in rows}
-    total = 0.0
-    for d in days:
-        lo = max(datetime(d.year, d.month, d.day, tzinfo=UTC), start)
-        hi = min(datetime(d.year, d.month, d.day, tzinfo=UTC) + timedelta(days=1), end)
-        total += max((hi - lo).total_seconds(), 0) / 86400
-    return max(total, 1 / 24)
+    """The UTC days of [start, end] that have a row, at most the window's length."""
+    days = {r.timestamp.date() for r in rows if start <= r.timestamp <= end}
+    return max(min(len(days), (end - start).total_seconds() / 86400), 1 / 24)
 
 
 def last(days: float) -> tuple[datetime, datetime]:
@@ -130,3 +128,7 @@ def month(year: int, m: int) -> tuple[datetime, datetime]:
 
 def day_start(d: datetime) -> datetime:
     return d.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+PRICER = Pricer()
+ROWS = generate(PRICER)

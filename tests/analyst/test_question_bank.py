@@ -7,7 +7,6 @@ for every usage question — the rules' reading must stand (the model may only f
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,20 +16,14 @@ import pytest
 
 from tests.analyst import bank
 from tests.analyst.bank import CLAUDE, GPT_4O, LATEST, MS, day_start, last, month
-from tests.analyst.conftest import agents_of, ask, load, register
-from tests.analyst.llm_server import FakeLLM
-from tests.conftest import TEST_JWT_SECRET
-from tests.support.servers import live_server
+from tests.analyst.conftest import agents_of, ask
 from tokenomist.analyst import fmt
-from tokenomist.settings import Environment, Settings
-from tokenomist.usage.pricing import Pricer
 
-PRICER = Pricer()
-ROWS = bank.generate(PRICER)
+PRICER, ROWS = bank.PRICER, bank.ROWS
 DEFAULT = last(30)
 MONDAY = day_start(LATEST) - timedelta(days=LATEST.weekday())
 YESTERDAY = (day_start(LATEST) - timedelta(days=1), day_start(LATEST) - MS)
-HELP = ["what's the weather in Paris?", "tell me a joke", "hello there"]
+HELP = bank.HELP
 
 
 @dataclass
@@ -236,45 +229,6 @@ CASES = [
     Case("how much did the conv project spend over all time?", (bank.OLD_START, LATEST),
          {"project": "conv"}, check=_run_rate_from_traffic),
 ]  # fmt: skip
-
-
-def _misleading_llm(question: str) -> dict:
-    """A model that gets every usage question wrong (and knows small talk when it sees it)."""
-    if question in HELP:
-        return {"kind": "help", "dimension": None, "period": {"kind": "default", "days": None},
-                "filters": {}}  # fmt: skip
-    return {"kind": "optimize", "dimension": "provider", "period": {"kind": "all", "days": None},
-            "filters": {"model": "gemini-1.5-pro", "project": "legal"}}  # fmt: skip
-
-
-@pytest.fixture(scope="module", params=["none", "llm"])
-async def bank_org(request, tmp_path_factory, chdb_dir):
-    overrides: dict[str, Any] = {}
-    llm = None
-    if request.param == "llm":
-        llm = FakeLLM()
-        llm.intent_for = _misleading_llm
-        overrides = {"llm": "openai", "llm_base_url": llm.base_url, "llm_api_key": "k",
-                     "llm_model": "test-model"}  # fmt: skip
-    settings = Settings(
-        _env_file=None,
-        environment=Environment.test,
-        data_dir=tmp_path_factory.mktemp("bank") / "data",
-        chdb_dir=chdb_dir,
-        analytics_database=f"t_{uuid.uuid4().hex[:12]}",
-        jwt_secret=TEST_JWT_SECRET,
-        **overrides,
-    )
-    if llm is not None:
-        async with llm.serve(), live_server(settings) as srv:
-            user = await register(srv.url)
-            await load(srv, user.org_id, [r.record(i) for i, r in enumerate(ROWS)])
-            yield srv, user, request.param
-    else:
-        async with live_server(settings) as srv:
-            user = await register(srv.url)
-            await load(srv, user.org_id, [r.record(i) for i, r in enumerate(ROWS)])
-            yield srv, user, request.param
 
 
 def test_the_bank_has_at_least_forty_phrasings():

@@ -234,7 +234,7 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
         unmatched=tuple(u.to_dict() for u in found.unmatched),
     )
     if previous is not None and _is_follow_up(q, intent):
-        return _follow_up(intent, previous, q)
+        return _follow_up(intent, previous, vocab)
     return intent
 
 
@@ -302,16 +302,19 @@ def _is_follow_up(q: str, intent: Intent) -> bool:
     return short and intent.kind in ("spend", "help") and not _SPEND.search(q)
 
 
-def _follow_up(new: Intent, prev: Intent, q: str) -> Intent:
+def _follow_up(new: Intent, prev: Intent, vocab: Vocabulary) -> Intent:
     """The previous question with what this one changes: its filters replace the same
     columns', its period and breakdown replace the old ones; a new kind of question wins."""
     kept = [f"follow-up of the previous question ({prev.kind})"]
     filters = dict(prev.filters)
     target = prev.target
     if prev.kind == "what_if" and new.kind != "what_if" and "model" in new.filters:
-        model = new.filters.pop("model")
+        new_filters = dict(new.filters)
+        model = new_filters.pop("model")
         model = model if isinstance(model, str) else model[0]
-        target = {"provider": (prev.target or {}).get("provider", ""), "model": model}
+        provider = next((p for p, m in vocab.pairs if m == model), None)
+        target = {"provider": provider or (prev.target or {}).get("provider", ""), "model": model}
+        new = replace(new, filters=new_filters)
     filters.update(new.filters)
     kind = new.kind if new.kind not in ("spend", "help") else prev.kind
     if kind == "help":

@@ -93,7 +93,8 @@ def _strategies(state: RunState) -> list[dict[str, Any]]:
     out = copy.deepcopy(state.strategies or [])
     w = state.window
     requests = int((state.totals or {}).get("requests", 0))
-    ceiling, why = fmt.confidence_ceiling(requests, w.days if w else 0.0)
+    busy = state.busy_days if state.busy_days is not None else (w.days if w else 0.0)
+    ceiling, why = fmt.confidence_ceiling(requests, busy)
     for s in out:
         if s["scope"]:
             s["monthly_savings_usd"] = _money(sum(c["monthly_savings_usd"] for c in s["scope"]))
@@ -140,7 +141,8 @@ def statements(state: RunState) -> list[str]:
         out.append(f"Filters: {state.filters.describe()}.")
     else:
         out.append("Filters: none (every provider, model, project, feature and end user).")
-    out.extend(f"Matched {m}." for m in intent.matches)
+    for m in intent.matches:
+        out.append(f"Read as a {m}." if m.startswith("follow-up") else f"Matched {m}.")
     for key, where in (("before", "before"), ("after", "after")):
         side = state.left_out.get(key)
         if side and side["requests"]:
@@ -226,10 +228,11 @@ def _assumptions(state: RunState, price_data: str, unpriced: int) -> list[str]:
                 "not from the clock."
             )
         out.append(f"Monthly figures scale the {fmt.days(w.days)} with traffic to 30 days.")
-        if w.days < 1:
+        busy = state.busy_days if state.busy_days is not None else w.days
+        if busy < 1:
             out.append(
-                f"The window holds less than a day of traffic ({fmt.days(w.days)}); monthly "
-                "figures extrapolate it and are rough until more usage arrives."
+                f"The traffic lasted {fmt.days(busy)}; monthly figures extrapolate it and are "
+                "rough until more usage arrives."
             )
     if unpriced:
         out.append(

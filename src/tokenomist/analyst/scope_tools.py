@@ -74,24 +74,36 @@ async def traffic_days(ctx: RunContext, args: Scope) -> ToolResult:
     """The UTC days of the window that had traffic."""
     cond, params = where(args.window(), args.filters())
     rows = await ctx.deps.usage.query(
-        f"SELECT toString(toDate(timestamp)) AS day, count() AS requests FROM {{usage}} "
+        f"SELECT toString(toDate(timestamp)) AS day, count() AS requests, "
+        f"min(timestamp) AS first, max(timestamp) AS last FROM {{usage}} "
         f"WHERE {cond} GROUP BY day ORDER BY day",
         params,
     )
-    days = [{"day": r["day"], "requests": int(r["requests"])} for r in rows]
+    days = [
+        {
+            "day": r["day"],
+            "requests": int(r["requests"]),
+            "busy_s": (parse_ch_time(r["last"]) - parse_ch_time(r["first"])).total_seconds(),
+        }
+        for r in rows
+    ]
     return ToolResult(days, f"{fmt.plural(len(days), 'day')} with traffic")
 
 
+def busy_days(days: list[dict[str, Any]]) -> float:
+    """How long the traffic itself lasted: first to last request, summed over its days."""
+    return sum(d.get("busy_s", 0.0) for d in days) / 86400
+
+
 def activity(window: Window, days: list[dict[str, Any]]) -> tuple[float, list[dict[str, Any]]]:
-    """``(active_days, gaps)``: the part of the window on days with traffic, and every run
-    of at least one whole day without any (``{from, to, days}``, dates inclusive)."""
+    """``(active_days, gaps)``: the days of the window with traffic (whole UTC days, never
+    more than the window's length), and every run of at least one whole day without any
+    (``{from, to, days}``, dates inclusive). A burst of 58 minutes is one day of traffic:
+    its run-rate is that day's spend every day, not its minutes stretched over the month."""
     if not days:
         return 0.0, []
-    active = 0.0
+    active = min(float(len(days)), (window.end - window.start).total_seconds() / 86400)
     dates = [datetime.fromisoformat(d["day"]).replace(tzinfo=window.start.tzinfo) for d in days]
-    for start in dates:
-        lo, hi = max(start, window.start), min(start + timedelta(days=1), window.end)
-        active += max((hi - lo).total_seconds(), 0.0) / 86400
     gaps = []
     first = window.start.replace(hour=0, minute=0, second=0, microsecond=0)
     last = window.end.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -20,6 +20,7 @@ class RunState:
     scope: dict[str, Any] = field(default_factory=dict)  # the filters' usage over all time
     left_out: dict[str, Any] = field(default_factory=dict)  # before/after the window
     gaps: list[dict[str, Any]] = field(default_factory=list)  # days without traffic
+    busy_days: float | None = None  # first to last request, summed over the days with traffic
     windows: list[Window] = field(default_factory=list)  # a comparison's two windows
     sides: list[dict[str, Any]] = field(default_factory=list)  # a comparison's two answers
     what_if: dict[str, Any] | None = None

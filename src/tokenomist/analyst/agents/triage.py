@@ -98,8 +98,10 @@ async def _scope_and_window(ctx: RunContext, state: RunState) -> None:
         window = _resolve(ctx, first, coverage, state.scope)
         other = periods.previous(window) if second.kind == "before" else None
         other = other or _resolve(ctx, second, coverage, state.scope)
-        state.windows = [(await _with_activity(ctx, state, w))[0] for w in (window, other)]
+        pair = [(await _with_activity(ctx, state, w))[0] for w in (window, other)]
     state.window, state.gaps = await _with_activity(ctx, state, window)
+    if intent.compare and intent.compare.get("periods"):
+        state.windows = pair
     state.left_out = await call_tool(
         ctx, NAME, "scope_coverage", _args(state.window, state.filters)
     )
@@ -111,6 +113,8 @@ async def _with_activity(
     """The window with its days of traffic (so monthly figures come from them) and its gaps."""
     days = await call_tool(ctx, NAME, "traffic_days", _args(window, state.filters))
     active, gaps = scope_tools.activity(window, days)
+    if not state.windows:  # the main window: how long its traffic lasted, for confidence
+        state.busy_days = scope_tools.busy_days(days)
     return replace(window, active_days=active if days else None), gaps
 
 
