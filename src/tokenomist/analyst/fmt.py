@@ -13,9 +13,10 @@ SMALL_USD = 1.0  # below this, money shows significant digits rather than cents
 CONFIDENCE_ORDER = ("low", "medium", "high")
 
 
-def money_value(value: float, places: int = 2) -> float:
-    """The amount as shown with ``places`` decimals (for figures restated elsewhere)."""
-    return float(f"{float(value):.{places}f}")
+def money_value(value: float, places: int | None = None) -> float:
+    """The amount exactly as ``money`` shows it (for figures restated elsewhere)."""
+    p = _places(value) if places is None else places
+    return float(f"{float(value):.{p}f}")
 
 
 def _places(value: float) -> int:
@@ -75,7 +76,7 @@ def duration(seconds: float) -> str:
     ``1,110 days``. Whole numbers are shown without decimals."""
     s = max(float(seconds), 0.0)
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if s >= size:
+        if s >= size - 0.5:  # 59.7 s reads "1 minute", as it rounds
             value = s / size
             shown = round(value) if value >= 10 or abs(value - round(value)) < 0.05 else value
             return plural(int(shown) if float(shown).is_integer() else round(shown, 1), unit)

@@ -208,10 +208,11 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
     target = _target(q, vocab, taken) if _WHAT_IF.search(q) else None
     # The org's own distinctive names first ("acme-corp" is an end user, not an "acme" model).
     found = matching.Found()
+    loose = previous is not None and bool(_FOLLOW_UP.search(q)) and len(q.split()) <= 6
     for part in (
-        matching.find_values(q, "project", vocab.projects, taken),
-        matching.find_values(q, "feature", vocab.features, taken),
-        matching.find_values(q, "end_user", vocab.end_users, taken),
+        matching.find_values(q, "project", vocab.projects, taken, loose),
+        matching.find_values(q, "feature", vocab.features, taken, loose),
+        matching.find_values(q, "end_user", vocab.end_users, taken, loose),
         matching.find_models(q, vocab.models, vocab.brands, taken),
         matching.find_providers(q, vocab.providers, vocab.known_providers, taken),
     ):

@@ -309,9 +309,10 @@ def _distinctive(value: str) -> bool:
     return re.search(r"[-_/\d\s.]", value.strip()) is not None and len(norm(value)) >= 3
 
 
-def find_values(q: str, column: str, values: list[str], taken: Taken) -> Found:
+def find_values(q: str, column: str, values: list[str], taken: Taken, loose: bool = False) -> Found:
     """Projects, features or end users: a distinctive name (with - _ / a digit or two words)
-    anywhere; a plain word only beside the column's word ("the legal project")."""
+    anywhere; a plain word only beside the column's word ("the legal project"), or anywhere
+    in a follow-up (``loose``: "and conv?")."""
     found = Found()
     words = list(re.finditer(r"[\w@.+-]+", q))
     col = COLUMN_WORDS[column]
@@ -329,7 +330,7 @@ def find_values(q: str, column: str, values: list[str], taken: Taken) -> Found:
             near = re.search(rf"\b({col})\s+['\"“]?$", before, re.I) or re.match(
                 rf"['\"”]?\s+({col})\b", after, re.I
             )
-            if near or size > 1 or _distinctive(value):
+            if near or loose or size > 1 or _distinctive(value):
                 taken.take(span)
                 found.matches.append(Match(column, (value,), text, span, "name"))
     # "the foo project" naming nothing the org has: say so, with the nearest names.

@@ -95,12 +95,19 @@ def _render_empty_scope(report: dict[str, Any]) -> str:
     )
 
 
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def _headline(report: dict[str, Any]) -> str:
     w = report["window"]
-    span = fmt.days(w["days"])
+    seconds = (_parse(w["to"]) - _parse(w["from"])).total_seconds()
+    span = fmt.duration(seconds)
+    shown = "%Y-%m-%d %H:%M:%S UTC" if seconds < 3600 else "%Y-%m-%d %H:%M UTC"
     text = (
-        f"Spend **{fmt.money(report['spend_usd'])}** from {_time(w['from'])} to "
-        f"{_time(w['to'])} ({span}, {fmt.plural(report['requests'], 'request')}) — monthly "
+        f"Spend **{fmt.money(report['spend_usd'])}** from {_parse(w['from']).strftime(shown)} "
+        f"to {_parse(w['to']).strftime(shown)} ({span}, "
+        f"{fmt.plural(report['requests'], 'request')}) — monthly "
         f"run-rate **{fmt.per_month(report['monthly_run_rate_usd'])}**"
     )
     if abs(w["active_days"] - w["days"]) > 0.01 and w["days"] >= 1:
