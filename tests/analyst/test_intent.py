@@ -43,7 +43,9 @@ def test_names_ignore_case_and_punctuation_and_dates():
         ("only the legal project", {"project": "legal"}),
         ("what did acme-corp cost", {"end_user": "acme-corp"}),
         ("support triage spend", {"feature": "support-triage"}),
-        ("spend on legal", {}),  # a plain word is a name only beside its column's word
+        ("spend on legal", {"project": "legal"}),
+        ("how much did chat cost", {"feature": "chat"}),
+        ("How much did support triage cost last week?", {"feature": "support-triage"}),
     ],
 )
 def test_names_are_matched_against_the_orgs_values(question, filters):
@@ -132,3 +134,34 @@ def test_follow_ups_change_only_what_they_name(previous, question, kind, filters
 @pytest.mark.parametrize("question", ["hello", "what's the weather?", "tell me a joke"])
 def test_small_talk_is_not_read_as_a_savings_request(question):
     assert parse(question, VOCAB).kind == "help"
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "second"),
+    [("is our spend going up?", "default", "before"),
+     ("how does gpt-4o compare to gpt-4o-mini?", None, None)],
+)  # fmt: skip
+def test_trend_questions_compare_with_the_period_before(question, first, second):
+    intent = parse(question, VOCAB)
+    assert intent.kind == "compare"
+    if first:
+        assert [p["kind"] for p in intent.compare["periods"]] == [first, second]
+    else:
+        assert intent.compare["labels"] == ["gpt-4o", "gpt-4o-mini"]
+
+
+def test_a_what_if_on_a_family_word_uses_the_orgs_one_model_of_it():
+    intent = parse("what would the legal project cost on Haiku?", VOCAB)
+    assert intent.target == {"provider": "anthropic", "model": "claude-3-haiku"}
+
+
+@pytest.mark.parametrize(
+    ("question", "start", "end"),
+    [("what did we spend in 2023?", datetime(2023, 1, 1, tzinfo=UTC), "2023-12-31T23:59:59.999"),
+     ("spend last quarter", datetime(2026, 7, 1, tzinfo=UTC), "2026-09-30T23:59:59.999"),
+     ("so far this year", datetime(2026, 1, 1, tzinfo=UTC), "2026-11-20T12:00:00"),
+     ("month to date", datetime(2026, 11, 1, tzinfo=UTC), "2026-11-20T12:00:00")],
+)  # fmt: skip
+def test_years_and_quarters(question, start, end):
+    w = periods.resolve(periods.parse_period(question), ANCHOR, ANCHOR, "latest_usage")
+    assert (w.start, w.end) == (start, datetime.fromisoformat(end).replace(tzinfo=UTC))

@@ -154,6 +154,30 @@ def _left_out(case: Case, report: dict, content: str) -> None:
     assert f"{len(before):,} requests before this window" in content
 
 
+def _all_unpriced(case: Case, report: dict, content: str) -> None:
+    _window_is(report, case.window)
+    assert report["filters"] == case.filters
+    assert report["requests"] == len(case.selected()) == report["unpriced_requests"] > 0
+    assert report["spend_usd"] is None and "unpriced" in content
+
+
+def _own_days(case: Case, report: dict, content: str) -> None:
+    _spend_matches(case, report, content)
+    assert report["window"]["label"] == "all of its data (58 minutes, to 2023-11-16)"
+    assert report["window"]["label"] in content
+
+
+def _empty_window(case: Case, report: dict, content: str) -> None:
+    """No rows of the scope in the window: said, with where its rows are; never "$0.00"."""
+    _window_is(report, case.window)
+    assert report["requests"] == 0 and "No requests in this window" in content
+    assert report["left_out"]["before"]["requests"] == bank.OLD_ROWS
+    assert f"{bank.OLD_ROWS} requests before this window" in content
+    assert "'November 2023'" in content
+
+
+OLD_LATEST = bank.OLD_START + timedelta(seconds=12 * (bank.OLD_ROWS - 1))
+CONV_DEFAULT = (bank.OLD_START, OLD_LATEST)  # all of its data: less than 30 days
 MODELS = {m for _, m, *_ in bank.COMBOS}
 PROJECTS = {"legal", "support", "search-platform", "conv"}
 CASES = [
@@ -191,6 +215,16 @@ CASES = [
          (datetime(2026, 10, 5, tzinfo=UTC), datetime(2026, 10, 6, tzinfo=UTC) - MS)),
     Case("total spend over all time", (bank.OLD_START, LATEST)),
     Case("what did we spend in the past two weeks?", last(14)),
+    Case("what did we spend in 2023?", (datetime(2023, 1, 1, tzinfo=UTC),
+                                        datetime(2024, 1, 1, tzinfo=UTC) - MS)),
+    Case("how much have we spent so far this year?", (datetime(2026, 1, 1, tzinfo=UTC), LATEST)),
+    Case("spend last quarter", (datetime(2026, 7, 1, tzinfo=UTC), month(2026, 9)[1])),
+    Case("How much did chat cost last week?", last(7), {"feature": "chat"}, check=_all_unpriced),
+    # a project whose data is all older than the default window: its own days, said so
+    Case("what did we spend on the conv project?", CONV_DEFAULT, {"project": "conv"},
+         check=_own_days),
+    Case("what did the conv project spend last week?", last(7), {"project": "conv"},
+         check=_empty_window),
     # rankings
     Case("which feature costs most?", DEFAULT, check=_ranking("feature")),
     Case("top 3 end users last week", last(7), check=_ranking("end_user", 3)),
@@ -205,6 +239,8 @@ CASES = [
         (last(7), {"model": GPT_4O}), (last(7), {"model": CLAUDE})])),
     Case("compare Anthropic with Google over the last 14 days", kind="compare", check=_compare([
         (last(14), {"provider": "anthropic"}), (last(14), {"provider": "google"})])),
+    Case("is our spend going up?", kind="compare", check=_compare([
+        (DEFAULT, {}), ((DEFAULT[0] - timedelta(days=30) - MS, DEFAULT[0] - MS), {})])),
     Case("last week vs the week before", kind="compare", check=_compare([
         (last(7), {}), ((LATEST - timedelta(days=14) - MS, LATEST - timedelta(days=7) - MS), {})])),
     # what-if on another model, priced by the pricing module on the same tokens

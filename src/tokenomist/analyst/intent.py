@@ -64,6 +64,11 @@ _BEFORE = re.compile(
     r"\b(the (week|month|period|day) before|the previous (week|month|period)|prior period)\b",
     re.I,
 )
+_TREND_UP = re.compile(
+    r"\b(going (up|down)|rising|falling|increas\w*|decreas\w*|grow\w*|shrinking|"
+    r"more than before|changed?)\b",
+    re.I,
+)
 _WHY = re.compile(r"^\W*(and\s+|but\s+|so\s+)?why\b|\bwhat (drove|drives|caused|explains)\b", re.I)
 _FOLLOW_UP = re.compile(
     r"^\W*(and|also|what about|how about|same for|same but|now|then|ok|okay|only|just|but|"
@@ -174,6 +179,9 @@ def _target(q: str, vocab: Vocabulary, taken: matching.Taken) -> dict[str, str] 
     for m in _TARGET.finditer(q):
         token = m.group(1).rstrip("?.!,").lower()
         provider = next((p for p, x in vocab.pairs if x.lower() == token), None)
+        family = [(p, x) for p, x in vocab.pairs if token in re.split(r"[-_.:/@]", x.lower())]
+        if provider is None and len({x for _, x in family}) == 1:
+            provider, token = family[0]  # "on Haiku": the org's one haiku model
         offers = vocab.price_offers(token) if vocab.price_offers and provider is None else []
         if provider is None and offers:
             mine = [p for p, _ in offers if p in vocab.providers]
@@ -209,10 +217,13 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
     # The org's own distinctive names first ("acme-corp" is an end user, not an "acme" model).
     found = matching.Found()
     loose = previous is not None and bool(_FOLLOW_UP.search(q)) and len(q.split()) <= 6
+    columns = (("project", vocab.projects), ("feature", vocab.features),
+               ("end_user", vocab.end_users))  # fmt: skip
+    # Distinctive names of every column first, so "Support Triage" (a feature) is not the
+    # plain word "support" (a project); then plain words.
     for part in (
-        matching.find_values(q, "project", vocab.projects, taken, loose),
-        matching.find_values(q, "feature", vocab.features, taken, loose),
-        matching.find_values(q, "end_user", vocab.end_users, taken, loose),
+        *(matching.find_values(q, c, v, taken, loose, plain=False) for c, v in columns),
+        *(matching.find_values(q, c, v, taken, loose) for c, v in columns),
         matching.find_models(q, vocab.models, vocab.brands, taken),
         matching.find_providers(q, vocab.providers, vocab.known_providers, taken),
     ):
@@ -249,9 +260,7 @@ def _filters(found: matching.Found, compare: dict | None) -> dict[str, str | tup
 
 
 def _comparison(q: str, periods: list, found: matching.Found) -> dict[str, Any] | None:
-    if not _COMPARE.search(q) and not re.search(r"\b(and|or)\b.*\?$", q):
-        return None
-    if not _COMPARE.search(q):
+    if not _COMPARE.search(q) and not _TREND_UP.search(q):
         return None
     if len(periods) >= 2:
         first, second = periods[0][0], periods[1][0]
@@ -260,6 +269,10 @@ def _comparison(q: str, periods: list, found: matching.Found) -> dict[str, Any] 
         if first.kind == "this_week" and second.kind == "last" and second.days == 7:
             second = Period("before", text="last week")
         return {"periods": [first.to_dict(), second.to_dict()]}
+    if len(periods) <= 1 and (_BEFORE.search(q) or _TREND_UP.search(q)):
+        first = periods[0][0] if periods else Period()
+        before = Period("before", text="the period before")
+        return {"periods": [first.to_dict(), before.to_dict()]}
     if len(periods) == 1 and _BEFORE.search(q):
         return {
             "periods": [
@@ -268,7 +281,7 @@ def _comparison(q: str, periods: list, found: matching.Found) -> dict[str, Any] 
             ]
         }
     by_column: dict[str, list[matching.Match]] = {}
-    for m in found.matches:
+    for m in sorted(found.matches, key=lambda m: m.span[0]):
         by_column.setdefault(m.column, []).append(m)
     for column, ms in by_column.items():
         if len(ms) >= 2:
@@ -287,7 +300,7 @@ def _kind(q, target, compare, found, dimension, periods) -> IntentKind:
         return "what_if"
     if _WHY.search(q):
         return "why"
-    if compare:
+    if compare and (_COMPARE.search(q) or not _OPTIMIZE.search(q)):
         return "compare"
     if _OPTIMIZE.search(q):
         return "optimize"

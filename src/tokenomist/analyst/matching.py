@@ -134,6 +134,13 @@ _STOP = {
     "they",
     "it's",
 }
+# Words of the questions themselves: never read as a plain project/feature/user name.
+QUESTION_WORDS = {"ai", "llm", "api", "spend", "cost", "costs", "save", "saving", "savings",
+                  "cut", "reduce", "cheaper", "plan", "money", "bill", "usage", "tokens",
+                  "requests", "calls", "model", "models", "total", "week", "month", "year",
+                  "day", "days", "trend", "daily", "quarter", "weekend", "time", "data",
+                  "everything", "price", "prices", "unpriced", "compare", "why", "top",
+                  "show", "tell", "me", "give", "list", "much", "many", "expensive"}  # fmt: skip
 # Well-known model families; the ones present in the price data count as model names.
 FAMILY_WORDS = {"claude", "gpt", "gemini", "gemma", "llama", "mistral", "mixtral", "codestral",
                 "command", "deepseek", "grok", "qwen", "phi", "nova", "sonar", "jamba", "kimi",
@@ -309,10 +316,12 @@ def _distinctive(value: str) -> bool:
     return re.search(r"[-_/\d\s.]", value.strip()) is not None and len(norm(value)) >= 3
 
 
-def find_values(q: str, column: str, values: list[str], taken: Taken, loose: bool = False) -> Found:
-    """Projects, features or end users: a distinctive name (with - _ / a digit or two words)
-    anywhere; a plain word only beside the column's word ("the legal project"), or anywhere
-    in a follow-up (``loose``: "and conv?")."""
+def find_values(
+    q: str, column: str, values: list[str], taken: Taken, loose: bool = False, plain: bool = True
+) -> Found:
+    """Projects, features or end users, anywhere in the question, stated as matched ("legal"
+    → project legal); a plain word that is also a word of spend questions ("cost", "AI")
+    only beside the column's word ("the cost project") or in a follow-up (``loose``)."""
     found = Found()
     words = list(re.finditer(r"[\w@.+-]+", q))
     col = COLUMN_WORDS[column]
@@ -330,9 +339,12 @@ def find_values(q: str, column: str, values: list[str], taken: Taken, loose: boo
             near = re.search(rf"\b({col})\s+['\"“]?$", before, re.I) or re.match(
                 rf"['\"”]?\s+({col})\b", after, re.I
             )
-            if near or loose or size > 1 or _distinctive(value):
+            plain_ok = plain and (loose or text.lower() not in (_STOP | QUESTION_WORDS))
+            if near or plain_ok or size > 1 or _distinctive(value):
                 taken.take(span)
                 found.matches.append(Match(column, (value,), text, span, "name"))
+    if not plain:
+        return found
     # "the foo project" naming nothing the org has: say so, with the nearest names.
     for m in re.finditer(rf"\b(?:the\s+)?([\w.-]+)\s+(?:{col})\b|\b(?:{col})\s+['\"“]?([\w.-]+)",
                          q, re.I):  # fmt: skip

@@ -150,6 +150,11 @@ def _since_weekday(m: re.Match) -> Period:
     return Period("since", text=f"since {m.group(1).title()}", weekday=day)
 
 
+def _year(m: re.Match) -> Period:
+    year = int(m.group(1))
+    return Period("range", text=str(year), start=f"{year}-01-01", end=f"{year}-12-31")
+
+
 def _fixed(kind: str, text: str):
     return lambda m: Period(kind, text=text)
 
@@ -168,7 +173,11 @@ _PATTERNS = [
     (r"\btoday\b", _fixed("today", "today")),
     (r"\byesterday\b", _fixed("yesterday", "yesterday")),
     (r"\bthis week\b", _fixed("this_week", "this week")),
-    (r"\bthis month\b", _fixed("this_month", "this month")),
+    (r"\b(?:this month|month to date|mtd)\b", _fixed("this_month", "this month")),
+    (r"\b(?:(?:so far )?this year|year to date|ytd)\b", _fixed("this_year", "this year")),
+    (r"\b(?:last|previous) quarter\b", _fixed("prev_quarter", "last quarter")),
+    (r"\bthis quarter\b", _fixed("this_quarter", "this quarter")),
+    (r"\b(?:in|during|for|of)\s+((?:19|20)\d{2})\b", _year),
     (r"\b(?:the )?(?:calendar )?month before\b", _fixed("prev_month", "last calendar month")),
     (r"\b(all time|ever|so far|in total|all (?:of )?(?:the |our )?data|overall)\b",
      _fixed("all", "all data")),
@@ -214,6 +223,17 @@ def resolve(
         return Window(midnight - timedelta(days=end.weekday()), end, "this week (UTC)", anchor)
     if k == "this_month":
         return Window(midnight.replace(day=1), end, "this month (UTC)", anchor)
+    if k == "this_year":
+        return Window(midnight.replace(month=1, day=1), end, f"{end.year} so far (UTC)", anchor)
+    if k in ("this_quarter", "prev_quarter"):
+        q = (end.month - 1) // 3 + (1 if k == "this_quarter" else 0)
+        year = end.year if q > 0 else end.year - 1
+        q = q if q > 0 else 4
+        first = 3 * (q - 1) + 1
+        start, stop = _month_window(year, first)[0], _month_window(year, first + 2)[1]
+        if k == "this_quarter":
+            return Window(start, end, f"Q{q} {year} so far (UTC)", anchor)
+        return Window(start, stop, f"Q{q} {year}", "explicit")
     if k == "prev_month":
         first = midnight.replace(day=1) - timedelta(days=1)
         start, stop = _month_window(first.year, first.month)

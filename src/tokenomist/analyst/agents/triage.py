@@ -12,8 +12,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tokenomist.analyst import fmt, periods, scope_tools
 from tokenomist.analyst import intent as intent_mod
-from tokenomist.analyst import periods, scope_tools
 from tokenomist.analyst.agents.base import RunState, think
 from tokenomist.analyst.context import RunContext
 from tokenomist.analyst.llm import LLMError
@@ -145,7 +145,11 @@ def _default_window(ctx: RunContext, period, latest: datetime, scope: dict) -> W
     if scope["latest"] >= end - timedelta(days=days):
         return periods.resolve(period, end, scope["earliest"], anchor, days)
     window = periods.resolve(period, scope["latest"], scope["earliest"], "latest_usage", days)
-    return replace(window, label=f"{window.label} of data, to {scope['latest']:%Y-%m-%d}")
+    to = f"to {scope['latest']:%Y-%m-%d}"
+    if window.start <= scope["earliest"]:
+        span = fmt.duration((window.end - window.start).total_seconds())
+        return replace(window, label=f"all of its data ({span}, {to})")
+    return replace(window, label=f"last {days} days of its data ({to})")
 
 
 def _summary(state: RunState) -> str:
