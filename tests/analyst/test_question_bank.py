@@ -205,6 +205,8 @@ CASES = [
     Case("spend between 2023-11-01 and 2023-11-30", month(2023, 11)),
     Case("how much did we spend between Oct 1, 2026 and Oct 15, 2026?",
          (datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 10, 16, tzinfo=UTC) - MS)),
+    Case("what did we spend between Nov 1 and Nov 15?",
+         (datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 11, 16, tzinfo=UTC) - MS)),
     Case("how much did we spend yesterday?", YESTERDAY),
     Case("how much did we spend since Monday?", (MONDAY, LATEST)),
     Case("what did we spend in Q4?", (datetime(2026, 10, 1, tzinfo=UTC), month(2026, 12)[1])),

@@ -139,7 +139,8 @@ class Vocabulary:
     @classmethod
     def of(cls, coverage: dict[str, Any], pricer: Any = None) -> Vocabulary:
         pairs = coverage.get("models", [])
-        brands, providers = set(), set()
+        brands: set[str] = set()
+        providers: set[str] = set()
         if pricer is not None:
             brands, providers = price_data_names(pricer)
         return cls(

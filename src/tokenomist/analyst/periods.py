@@ -36,6 +36,12 @@ _DATE = (
 )
 
 
+_DAY_NY = (
+    r"(?:" + _MONTH_RE.replace("(", "(?:", 1) + r"\s+\d{1,2}(?:st|nd|rd|th)?|\d{1,2}"
+    r"(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH_RE.replace("(", "(?:", 1) + r")(?![\d,]|\s+\d)"
+)
+
+
 @dataclass(frozen=True)
 class Period:
     """``kind``: default | last | today | yesterday | this_week | this_month | prev_month |
@@ -109,6 +115,19 @@ def _between(m: re.Match) -> Period:
     return Period("range", text=text, start=f"{start:%Y-%m-%d}", end=f"{end:%Y-%m-%d}")
 
 
+def _month_day(text: str) -> str:
+    """``--MM-DD`` for a date written without a year ("Nov 1", "15th of November")."""
+    t = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text.lower().replace(" of ", " "))
+    parts = t.split()
+    day, name = (parts[0], parts[1]) if parts[0].isdigit() else (parts[1], parts[0])
+    return f"--{_month_no(name):02d}-{int(day):02d}"
+
+
+def _between_no_year(m: re.Match) -> Period:
+    start, end = _month_day(m.group("a")), _month_day(m.group("b"))
+    return Period("range", text=f"{m.group('a')} to {m.group('b')}", start=start, end=end)
+
+
 def _since_date(m: re.Match) -> Period:
     start = parse_date(m.group(1))
     return Period("since", text=f"since {start:%Y-%m-%d}", start=f"{start:%Y-%m-%d}")
@@ -161,6 +180,8 @@ def _fixed(kind: str, text: str):
 
 _PATTERNS = [
     (rf"\b(?:between|from)\s+{_DATE}\s+(?:and|to|until|-)\s+{_DATE}", _between),
+    (rf"\b(?:between|from)\s+(?P<a>{_DAY_NY})\s+(?:and|to|until|-)\s+(?P<b>{_DAY_NY})",
+     _between_no_year),
     (rf"\bsince\s+{_DATE}", _since_date),
     (rf"\bon\s+{_DATE}", _on_date),
     (r"\bq([1-4])(?:\s+(?:of\s+)?(\d{4}))?\b", _quarter),
@@ -229,14 +250,14 @@ def resolve(
         q = (end.month - 1) // 3 + (1 if k == "this_quarter" else 0)
         year = end.year if q > 0 else end.year - 1
         q = q if q > 0 else 4
-        first = 3 * (q - 1) + 1
-        start, stop = _month_window(year, first)[0], _month_window(year, first + 2)[1]
+        first_month = 3 * (q - 1) + 1
+        start, stop = _month_window(year, first_month)[0], _month_window(year, first_month + 2)[1]
         if k == "this_quarter":
             return Window(start, end, f"Q{q} {year} so far (UTC)", anchor)
         return Window(start, stop, f"Q{q} {year}", "explicit")
     if k == "prev_month":
-        first = midnight.replace(day=1) - timedelta(days=1)
-        start, stop = _month_window(first.year, first.month)
+        before = midnight.replace(day=1) - timedelta(days=1)
+        start, stop = _month_window(before.year, before.month)
         return Window(start, stop, f"{start:%B %Y}", "explicit")
     if k == "all":
         return Window(earliest, end, "all data", anchor)
@@ -251,6 +272,8 @@ def resolve(
         stop = _month_window(year, first + 2)[1]
         return Window(start, stop, f"Q{period.quarter} {year}", "explicit")
     if k == "range" and period.start and period.end:
+        if period.start.startswith("--"):
+            return _yearless(period, end)
         start = parse_date(period.start)
         stop = _end_of(parse_date(period.end))
         return Window(start, stop, period.text, "explicit")
@@ -266,6 +289,17 @@ def resolve(
     else:
         label = f"all data ({fmt.duration((end - start).total_seconds())})"
     return Window(start, end, label, anchor)
+
+
+def _yearless(period: Period, anchor: datetime) -> Window:
+    """Dates without a year: the latest such range that began by the anchor."""
+    assert period.start and period.end
+    sm, sd = (int(x) for x in period.start[2:].split("-"))
+    em, ed = (int(x) for x in period.end[2:].split("-"))
+    year = anchor.year if (sm, sd) <= (anchor.month, anchor.day) else anchor.year - 1
+    start = datetime(year, sm, sd, tzinfo=UTC)
+    stop = _end_of(datetime(year + ((em, ed) < (sm, sd)), em, ed, tzinfo=UTC))
+    return Window(start, stop, f"{start:%Y-%m-%d} to {stop:%Y-%m-%d}", "explicit")
 
 
 def previous(window: Window) -> Window:

@@ -58,7 +58,7 @@ def render(report: dict[str, Any], narrative: str | None = None) -> str:
         "what_if": _render_what_if,
         "unpriced": _render_unpriced,
         "why": _render_why,
-    }.get(intent.get("kind"), _render_plan)(report)
+    }.get(str(intent.get("kind")), _render_plan)(report)
     if narrative:
         head, _, rest = body.partition("\n\n")
         body = f"{head}\n\n{narrative.strip()}\n\n{rest}"
