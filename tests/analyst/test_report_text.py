@@ -69,3 +69,19 @@ async def test_a_minute_of_traffic_reads_as_a_minute_and_is_low_confidence(embed
     # Small figures keep enough digits to differ from each other.
     for a, b in re.findall(r"would cost (\$[\d.,]+) instead of (\$[\d.,]+)", content):
         assert a != b
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["this month vs last month", "what would support-triage cost on gpt-4o-mini?", "why?",
+     "which models are unpriced?", "hello"],
+)  # fmt: skip
+async def test_an_org_without_usage_gets_the_no_usage_answer_to_any_question(
+    embedded_server, question
+):
+    user = await register(embedded_server.url)
+    run, _ = await ask(embedded_server, user, question)
+    assert run["status"] == "completed", run
+    if run["report"]["intent"]["kind"] != "help":
+        assert run["content"].startswith("## No usage data yet")
+    assert "$" not in run["content"]

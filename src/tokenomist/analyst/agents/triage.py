@@ -51,14 +51,17 @@ async def run(ctx: RunContext, state: RunState) -> str:
         intent, fallback = intent_mod.merge(intent, fallback, state.question), ""
     state.intent = intent
     state.filters = Filters(intent.filters)
-    if not coverage["requests"]:
-        state.window = _resolve(ctx, intent.period, coverage, coverage)
-        state.plan = ANSWER_ONLY
-        return f"no usage recorded yet; next: reporting{fallback}"
     if intent.kind == "help" or intent.unmatched:
         state.plan = ANSWER_ONLY
         what = "not a question about usage" if intent.kind == "help" else "a name matches nothing"
         return f"{what}; next: reporting{fallback}"
+    if not coverage["requests"]:
+        # Nothing recorded yet: the agents still run (and find nothing), as on any org.
+        if intent.kind == "compare":
+            state.intent = replace(intent, kind="spend", compare=None)
+        state.window = _resolve(ctx, intent.period, coverage, coverage)
+        state.plan = FULL_PLAN if intent.kind == "optimize" else SPEND_PLAN
+        return f"no usage recorded yet; next: {', '.join(state.plan)}{fallback}"
     await _scope_and_window(ctx, state)
     if not state.scope.get("requests"):
         state.plan = ANSWER_ONLY
