@@ -88,6 +88,8 @@ def _compare(sides: list[tuple[tuple[datetime, datetime], dict]]):
             assert (_t(side["window"]["from"]), _t(side["window"]["to"])) == window
             assert side["requests"] == len(rows)
             assert side["cost_usd"] == pytest.approx(bank.spend(rows), abs=1e-4)
+        stated = [s for s in report["statements"] if s.startswith("Window: ")]
+        assert len(stated) == (2 if sides[0][0] != sides[1][0] else 1), report["statements"]
         delta = got[0]["cost_usd"] - got[1]["cost_usd"]
         assert report["comparison"]["delta_usd"] == pytest.approx(delta, abs=1e-3)
 

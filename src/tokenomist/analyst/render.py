@@ -234,8 +234,9 @@ def _render_compare(report: dict[str, Any]) -> str:
     if c["delta_usd"] is not None:
         direction = "more" if c["delta_usd"] > 0 else "less"
         pct = f" ({fmt.pct(abs(c['delta_pct']))})" if c["delta_pct"] is not None else ""
-        lines += ["", f"{a['label']} cost {fmt.money(abs(c['delta_usd']))}{pct} {direction} "
-                  f"than {b['label']}."]  # fmt: skip
+        sentence = f"{a['label']} cost {fmt.money(abs(c['delta_usd']))}{pct} {direction} "
+        sentence += f"than {b['label']}."
+        lines += ["", sentence[0].upper() + sentence[1:]]
     return "\n".join(lines)
 
 

@@ -133,9 +133,11 @@ def statements(state: RunState) -> list[str]:
         "latest_usage": ", measured back from the latest usage record",
         "now": ", measured back from now",
     }
+    windows = state.windows if intent.kind == "compare" and state.windows else [w]
     out = [
-        f"Window: {w.label}, {_when(w.start)} to {_when(w.end)} "
-        f"({fmt.duration((w.end - w.start).total_seconds())}){anchor.get(w.anchor, '')}."
+        f"Window: {x.label}, {_when(x.start)} to {_when(x.end)} "
+        f"({fmt.duration((x.end - x.start).total_seconds())}){anchor.get(x.anchor, '')}."
+        for x in windows
     ]
     if state.filters:
         out.append(f"Filters: {state.filters.describe()}.")
@@ -143,7 +145,8 @@ def statements(state: RunState) -> list[str]:
         out.append("Filters: none (every provider, model, project, feature and end user).")
     for m in intent.matches:
         out.append(f"Read as a {m}." if m.startswith("follow-up") else f"Matched {m}.")
-    for key, where in (("before", "before"), ("after", "after")):
+    # (a comparison of two periods covers more than its first window: nothing to add)
+    for key, where in () if len(windows) > 1 else (("before", "before"), ("after", "after")):
         side = state.left_out.get(key)
         if side and side["requests"]:
             out.append(
