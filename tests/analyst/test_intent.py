@@ -135,6 +135,14 @@ def test_follow_ups_change_only_what_they_name(previous, question, kind, filters
     assert intent.period == prev.period
 
 
+def test_a_whole_new_question_in_a_thread_starts_afresh():
+    prev = parse("what did we spend on Claude last week?", VOCAB)
+    intent = parse("For the legal project, how much did we spend in October?", VOCAB, prev)
+    assert not intent.follow_up and intent.filters == {"project": "legal"}
+    assert parse("for conv?", VOCAB, prev).filters == {
+        "model": ("claude-3-5-sonnet", "claude-3-haiku"), "project": "conv"}  # fmt: skip
+
+
 @pytest.mark.parametrize("question", ["hello", "what's the weather?", "tell me a joke"])
 def test_small_talk_is_not_read_as_a_savings_request(question):
     assert parse(question, VOCAB).kind == "help"

@@ -71,10 +71,10 @@ _TREND_UP = re.compile(
 )
 _WHY = re.compile(r"^\W*(and\s+|but\s+|so\s+)?why\b|\bwhat (drove|drives|caused|explains)\b", re.I)
 _FOLLOW_UP = re.compile(
-    r"^\W*(and|also|what about|how about|same for|same but|now|then|ok|okay|only|just|but|"
-    r"what of|for)\b",
-    re.I,
+    r"^\W*(and|also|what about|how about|same for|same but|only|just|but|what of)\b", re.I
 )
+# Weaker openings ("for the legal project, …" may be a whole new question): short ones only.
+_FOLLOW_UP_SHORT = re.compile(r"^\W*(for|now|then|ok|okay|in|on|with|by)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -217,7 +217,8 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
     target = _target(q, vocab, taken) if _WHAT_IF.search(q) else None
     # The org's own distinctive names first ("acme-corp" is an end user, not an "acme" model).
     found = matching.Found()
-    loose = previous is not None and bool(_FOLLOW_UP.search(q)) and len(q.split()) <= 6
+    loose = previous is not None and len(q.split()) <= 6
+    loose = loose and bool(_FOLLOW_UP.search(q) or _FOLLOW_UP_SHORT.search(q))
     columns = (("project", vocab.projects), ("feature", vocab.features),
                ("end_user", vocab.end_users))  # fmt: skip
     # Distinctive names of every column first, so "Support Triage" (a feature) is not the
@@ -311,9 +312,9 @@ def _kind(q, target, compare, found, dimension, periods) -> IntentKind:
 
 
 def _is_follow_up(q: str, intent: Intent) -> bool:
-    if intent.kind == "why" or _FOLLOW_UP.search(q):
-        return True
     short = len(q.split()) <= 6
+    if intent.kind == "why" or _FOLLOW_UP.search(q) or (short and _FOLLOW_UP_SHORT.search(q)):
+        return True
     return short and intent.kind in ("spend", "help") and not _SPEND.search(q)
 
 
