@@ -156,6 +156,19 @@ def _left_out(case: Case, report: dict, content: str) -> None:
     assert f"{len(before):,} requests before this window" in content
 
 
+def _excluding(column: str, *left_out: str):
+    def check(case: Case, report: dict, content: str) -> None:
+        rows = [r for r in case.selected() if getattr(r, column) not in left_out]
+        _window_is(report, case.window)
+        assert report["filters"] == case.filters
+        assert report["exclude"] == {column: sorted(left_out)}
+        assert report["requests"] == len(rows) > 0
+        assert report["spend_usd"] == pytest.approx(bank.spend(rows), abs=1e-4)
+        assert f"{column} not in {{{', '.join(sorted(left_out))}}}" in content
+
+    return check
+
+
 def _all_unpriced(case: Case, report: dict, content: str) -> None:
     _window_is(report, case.window)
     assert report["filters"] == case.filters
@@ -236,6 +249,10 @@ CASES = [
          check=_ranking("project")),
     Case("cost by provider last week", last(7), check=_ranking("provider")),
     Case("which models cost the most last week?", last(7), check=_ranking("model")),
+    Case("spend on Claude models excluding the legal project last week", last(7),
+         {"model": sorted(CLAUDE)}, check=_excluding("project", "legal")),
+    Case("what did we spend on everything except Gemini last week?", last(7),
+         check=_excluding("model", "gemini-1.5-flash", "gemini-1.5-pro")),
     # comparisons
     Case("this month vs last month", kind="compare", check=_compare([
         ((datetime(2026, 11, 1, tzinfo=UTC), LATEST), {}), (month(2026, 10), {})])),
@@ -252,6 +269,8 @@ CASES = [
          {"feature": "support-triage"}, "what_if", _what_if("openai", "gpt-4o-mini")),
     Case("what would the legal project cost on claude-3-haiku last week?", last(7),
          {"project": "legal"}, "what_if", _what_if("anthropic", "claude-3-haiku")),
+    Case("how much would we save by moving support-triage to claude-3-haiku?", DEFAULT,
+         {"feature": "support-triage"}, "what_if", _what_if("anthropic", "claude-3-haiku")),
     Case("what if we moved query-rewrite to gemini-1.5-flash?", DEFAULT,
          {"feature": "query-rewrite"}, "what_if", _what_if("google", "gemini-1.5-flash")),
     # unpriced models

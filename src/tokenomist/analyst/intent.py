@@ -55,7 +55,7 @@ _UNPRICED = re.compile(
 )
 _WHAT_IF = re.compile(
     r"\b(what (would|if)|would .{0,60}\bcost|if we (switch|switched|move|moved|use|used|ran|"
-    r"run|migrate|migrated)|instead)\b",
+    r"run|migrate|migrated)|instead|(moving|switching|migrating)\b.{0,60}\bto)\b",
     re.I,
 )
 _TARGET = re.compile(r"\b(?:on|to|with|using|onto|via|by)\s+(?:the\s+)?([a-z][\w.:/-]*)", re.I)
@@ -67,6 +67,12 @@ _BEFORE = re.compile(
 _TREND_UP = re.compile(
     r"\b(going (up|down)|rising|falling|increas\w*|decreas\w*|grow\w*|shrinking|"
     r"more than before|changed?)\b",
+    re.I,
+)
+# A name right after one of these is left out, not filtered on.
+_EXCLUDING = re.compile(
+    r"\b(excluding|exclude|except( for)?|other than|apart from|besides|without|but not|not)"
+    r"\s+(the\s+|our\s+)?(\w+\s+)?$",
     re.I,
 )
 _WHY = re.compile(r"^\W*(and\s+|but\s+|so\s+)?why\b|\bwhat (drove|drives|caused|explains)\b", re.I)
@@ -83,6 +89,7 @@ class Intent:
     dimension: str | None = None
     period: Period = field(default_factory=Period)
     filters: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)
     limit: int | None = None
     # {"periods": [p, p]} or {"column": c, "sides": [[values], [values]], "labels": [a, b]}
     compare: dict[str, Any] | None = None
@@ -99,6 +106,7 @@ class Intent:
             "period": self.period.text or self.period.kind,
             "period_spec": self.period.to_dict(),
             "filters": {k: v if isinstance(v, str) else list(v) for k, v in self.filters.items()},
+            "exclude": {k: list(v) for k, v in self.exclude.items()},
             "limit": self.limit,
             "compare": self.compare,
             "target": self.target,
@@ -116,6 +124,7 @@ class Intent:
             dimension=d.get("dimension"),
             period=Period.from_dict(d.get("period_spec") or {}),
             filters=filters,
+            exclude={k: tuple(v) for k, v in (d.get("exclude") or {}).items()},
             limit=d.get("limit"),
             compare=d.get("compare"),
             target=d.get("target"),
@@ -233,6 +242,11 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
         found.unmatched += part.unmatched
     dimension, limit = _dimension(q)
     period = periods[0][0] if periods else Period()
+    excluded = [m for m in found.matches if _EXCLUDING.search(q[: m.span[0]])]
+    found.matches = [m for m in found.matches if m not in excluded]
+    exclude: dict[str, tuple[str, ...]] = {}
+    for m in excluded:
+        exclude[m.column] = tuple(dict.fromkeys((*exclude.get(m.column, ()), *m.values)))
     compare = _comparison(q, periods, found)
     filters = _filters(found, compare)
     kind = _kind(q, target, compare, found, dimension, periods)
@@ -241,10 +255,12 @@ def parse(question: str, vocab: Vocabulary, previous: Intent | None = None) -> I
         dimension=dimension,
         period=period,
         filters=filters,
+        exclude=exclude,
         limit=limit,
         compare=compare,
         target=target,
-        matches=tuple(m.describe() for m in found.matches if m.how != "exact" or len(m.values) > 1),
+        matches=tuple(m.describe() for m in found.matches if m.how != "exact" or len(m.values) > 1)
+        + tuple(f"excluding {m.describe()}" for m in excluded),
         unmatched=tuple(u.to_dict() for u in found.unmatched),
     )
     if previous is not None and _is_follow_up(q, intent):
@@ -332,6 +348,7 @@ def _follow_up(new: Intent, prev: Intent, vocab: Vocabulary) -> Intent:
         target = {"provider": provider or (prev.target or {}).get("provider", ""), "model": model}
         new = replace(new, filters=new_filters)
     filters.update(new.filters)
+    exclude = {**prev.exclude, **new.exclude}
     kind = new.kind if new.kind not in ("spend", "help") else prev.kind
     if kind == "help":
         kind = "spend"
@@ -348,6 +365,7 @@ def _follow_up(new: Intent, prev: Intent, vocab: Vocabulary) -> Intent:
         limit=new.limit or prev.limit,
         period=period,
         filters=filters,
+        exclude=exclude,
         compare=new.compare or (prev.compare if kind == "compare" else None),
         target=new.target or (target if kind == "what_if" else None),
         matches=(*new.matches, "; ".join(kept)),
@@ -445,6 +463,7 @@ def merge(rules: Intent, llm: Intent, question: str) -> Intent:
     if not rules.unmatched and rules.kind in ("spend", "optimize", "unpriced"):
         for column, value in llm.filters.items():
             values = (value,) if isinstance(value, str) else value
-            if column not in filters and all(matching.norm(v) in said for v in values):
+            fresh = column not in filters and column not in rules.exclude
+            if fresh and all(matching.norm(v) in said for v in values):
                 filters[column] = value
     return replace(rules, filters=filters, source="llm")

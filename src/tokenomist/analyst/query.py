@@ -83,30 +83,36 @@ class Filters:
     a tuple of values is a set ("Claude" filters model in {claude-3-5-sonnet, claude-3-haiku})."""
 
     values: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "excluding legal"
 
     def __post_init__(self) -> None:
-        unknown = set(self.values) - set(FILTER_COLUMNS)
+        unknown = (set(self.values) | set(self.exclude)) - set(FILTER_COLUMNS)
         if unknown:
             raise ValueError(
                 f"unknown filter column(s) {sorted(unknown)}; allowed: {', '.join(FILTER_COLUMNS)}"
             )
 
     def __bool__(self) -> bool:
-        return bool(self.values)
+        return bool(self.values or self.exclude)
 
     def describe(self) -> str:
-        return ", ".join(
+        parts = [
             f"{k}={v}" if isinstance(v, str) else f"{k} in {{{', '.join(v)}}}"
             for k, v in sorted(self.values.items())
-        )
+        ]
+        parts += [f"{k} not in {{{', '.join(v)}}}" for k, v in sorted(self.exclude.items())]
+        return ", ".join(parts)
+
+    def exclude_json(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.exclude.items()}
 
     def to_json(self) -> dict[str, str | list[str]]:
         return {k: v if isinstance(v, str) else list(v) for k, v in self.values.items()}
 
 
 def where(window: Window | None, filters: Filters | None = None) -> tuple[str, dict[str, Any]]:
-    """``(sql_condition, params)`` for a window and filters; parameter names start with ``w_``
-    and ``f_`` so callers can add their own."""
+    """``(sql_condition, params)`` for a window and filters; parameter names start with ``w_``,
+    ``f_`` and ``x_`` so callers can add their own."""
     parts: list[str] = []
     params: dict[str, Any] = {}
     if window is not None:
@@ -122,6 +128,9 @@ def where(window: Window | None, filters: Filters | None = None) -> tuple[str, d
         else:
             parts.append(f"has({split_list(f'f_{column}')}, {column})")
             params[f"f_{column}"] = list_param(value)
+    for column, excluded in sorted((filters.exclude if filters else {}).items()):
+        parts.append(f"NOT has({split_list(f'x_{column}')}, {column})")
+        params[f"x_{column}"] = list_param(excluded)
     return (" AND ".join(parts) or "1"), params
 
 

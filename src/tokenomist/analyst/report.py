@@ -40,6 +40,7 @@ def build(state: RunState, price_data: str) -> dict[str, Any]:
         "intent": intent.to_dict() if intent else None,
         "window": w.to_dict() if w else None,
         "filters": state.filters.to_json(),
+        "exclude": state.filters.exclude_json(),
         "matches": list(intent.matches) if intent else [],
         "unmatched": list(intent.unmatched) if intent else [],
         "requests": int(totals.get("requests", 0)),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -32,6 +32,9 @@ class Scope(ToolArgs):
     project: str | list[str] | None = None
     feature: str | list[str] | None = None
     end_user: str | list[str] | None = None
+    exclude: (
+        dict[Literal["provider", "model", "project", "feature", "end_user"], list[str]] | None
+    ) = Field(None, description="values to leave out, per column")
 
     @field_validator("from_", "to")
     @classmethod
@@ -54,11 +57,14 @@ class Scope(ToolArgs):
             for k in ("provider", "model", "project", "feature", "end_user")
             if (v := getattr(self, k)) is not None
         }
-        return Filters(values)
+        exclude = {k: tuple(v) for k, v in (self.exclude or {}).items() if v}
+        return Filters(values, exclude)
 
     @classmethod
     def of(cls, window: Window | None, filters: Filters | None = None) -> Scope:
         values: dict[str, Any] = filters.to_json() if filters else {}
+        if filters is not None and filters.exclude:
+            values["exclude"] = filters.exclude_json()
         if window is not None:
             values.update({"from": window.start, "to": window.end})
         return cls.model_validate(values)

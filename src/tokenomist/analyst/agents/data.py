@@ -115,9 +115,8 @@ async def _compare(ctx: RunContext, state: RunState) -> str:
         assert state.window is not None
         for label, values in zip(spec["labels"], spec["sides"], strict=True):
             extra = values[0] if len(values) == 1 else tuple(values)
-            sides.append(
-                (label, state.window, Filters({**state.filters.values, spec["column"]: extra}))
-            )
+            values = {**state.filters.values, spec["column"]: extra}
+            sides.append((label, state.window, Filters(values, state.filters.exclude)))
     await think(ctx, NAME, f"Totalling both sides: {sides[0][0]} and {sides[1][0]}.")
     for label, window, filters in sides:
         totals = await call_tool(ctx, NAME, "spend_summary", _scope(window, filters))

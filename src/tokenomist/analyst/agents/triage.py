@@ -50,7 +50,7 @@ async def run(ctx: RunContext, state: RunState) -> str:
     if isinstance(fallback, intent_mod.Intent):
         intent, fallback = intent_mod.merge(intent, fallback, state.question), ""
     state.intent = intent
-    state.filters = Filters(intent.filters)
+    state.filters = Filters(intent.filters, intent.exclude)
     if intent.kind == "help" or intent.unmatched:
         state.plan = ANSWER_ONLY
         what = "not a question about usage" if intent.kind == "help" else "a name matches nothing"
