@@ -57,7 +57,9 @@ class Scope(ToolArgs):
             for k in ("provider", "model", "project", "feature", "end_user")
             if (v := getattr(self, k)) is not None
         }
-        exclude = {k: tuple(v) for k, v in (self.exclude or {}).items() if v}
+        exclude: dict[str, tuple[str, ...]] = {
+            str(k): tuple(v) for k, v in (self.exclude or {}).items() if v
+        }
         return Filters(values, exclude)
 
     @classmethod
