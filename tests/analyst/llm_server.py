@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import uvicorn
@@ -31,6 +31,8 @@ class FakeLLM:
         self.mode = "answer"
         self.hang_s = 2.0
         self.intent: dict[str, Any] | None = None
+        # Per question (the question bank): question -> intent; overrides ``intent``.
+        self.intent_for: Callable[[str], dict[str, Any]] | None = None
         self.requests: list[dict[str, Any]] = []
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -59,6 +61,9 @@ class FakeLLM:
         if self.mode == "garbage":
             return PlainTextResponse("<html>upstream hiccup</html>", status_code=200)
         wants_json = body.get("response_format", {}).get("type") == "json_object"
+        if wants_json and self.intent_for is not None:
+            question = json.loads(body["messages"][-1]["content"])["question"]
+            return JSONResponse(self.completion(json.dumps(self.intent_for(question))))
         if wants_json:
             intent = self.intent or {
                 "kind": "optimize",

@@ -40,8 +40,12 @@ class Answer:
     agents: list[str]
 
 
-async def run_pipeline(ctx: RunContext, question: str) -> Answer:
-    state = RunState(question=question)
+async def run_pipeline(
+    ctx: RunContext, question: str, previous_intent: dict[str, Any] | None = None
+) -> Answer:
+    """``previous_intent``: the thread's last answered intent, which a follow-up ("and for
+    gpt-4o-mini?") is read against."""
+    state = RunState(question=question, previous_intent=previous_intent)
     ran = [triage.NAME]
     await _run_agent(ctx, state, triage)
     for name in state.plan:

@@ -41,12 +41,22 @@ class Window:
     end: datetime
     label: str
     anchor: str
+    # The part of the window on days that had traffic (None: all of it). A month of data
+    # followed by three years of silence is a month's run-rate, not a 1/36th of one.
+    active_days: float | None = None
+
+    @property
+    def span_days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
 
     @property
     def days(self) -> float:
-        """Length used to normalise to a month (never below one hour, so a burst of a few
-        minutes is not extrapolated 10,000-fold)."""
-        return max((self.end - self.start).total_seconds(), MIN_WINDOW_S) / 86400
+        """Length used to normalise to a month: the days with traffic (never below one hour,
+        so a burst of a few minutes is not extrapolated 10,000-fold)."""
+        seconds = (self.end - self.start).total_seconds()
+        if self.active_days is not None:
+            seconds = min(seconds, self.active_days * 86400)
+        return max(seconds, MIN_WINDOW_S) / 86400
 
     def monthly(self, amount: float) -> float:
         """An amount over this window, normalised to 30 days."""
@@ -56,7 +66,8 @@ class Window:
         return {
             "from": iso(self.start),
             "to": iso(self.end),
-            "days": round(self.days, 3),
+            "days": round(self.span_days, 3),
+            "active_days": round(self.days, 3),
             "label": self.label,
             "anchor": self.anchor,
         }
@@ -68,27 +79,40 @@ class Window:
 
 @dataclass(frozen=True)
 class Filters:
-    """Equality filters on usage columns (a question about "gpt-4o" filters model=gpt-4o)."""
+    """Equality filters on usage columns (a question about "gpt-4o" filters model=gpt-4o);
+    a tuple of values is a set ("Claude" filters model in {claude-3-5-sonnet, claude-3-haiku})."""
 
-    values: dict[str, str] = field(default_factory=dict)
+    values: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    exclude: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "excluding legal"
 
     def __post_init__(self) -> None:
-        unknown = set(self.values) - set(FILTER_COLUMNS)
+        unknown = (set(self.values) | set(self.exclude)) - set(FILTER_COLUMNS)
         if unknown:
             raise ValueError(
                 f"unknown filter column(s) {sorted(unknown)}; allowed: {', '.join(FILTER_COLUMNS)}"
             )
 
     def __bool__(self) -> bool:
-        return bool(self.values)
+        return bool(self.values or self.exclude)
 
     def describe(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in sorted(self.values.items()))
+        parts = [
+            f"{k}={v}" if isinstance(v, str) else f"{k} in {{{', '.join(v)}}}"
+            for k, v in sorted(self.values.items())
+        ]
+        parts += [f"{k} not in {{{', '.join(v)}}}" for k, v in sorted(self.exclude.items())]
+        return ", ".join(parts)
+
+    def exclude_json(self) -> dict[str, list[str]]:
+        return {k: list(v) for k, v in self.exclude.items()}
+
+    def to_json(self) -> dict[str, str | list[str]]:
+        return {k: v if isinstance(v, str) else list(v) for k, v in self.values.items()}
 
 
 def where(window: Window | None, filters: Filters | None = None) -> tuple[str, dict[str, Any]]:
-    """``(sql_condition, params)`` for a window and filters; parameter names start with ``w_``
-    and ``f_`` so callers can add their own."""
+    """``(sql_condition, params)`` for a window and filters; parameter names start with ``w_``,
+    ``f_`` and ``x_`` so callers can add their own."""
     parts: list[str] = []
     params: dict[str, Any] = {}
     if window is not None:
@@ -97,8 +121,16 @@ def where(window: Window | None, filters: Filters | None = None) -> tuple[str, d
         params["w_from"] = ch_time(window.start)
         params["w_to"] = ch_time(window.end)
     for column, value in sorted((filters.values if filters else {}).items()):
-        parts.append(f"{column} = {{f_{column}:String}}")  # column from the allowlist
-        params[f"f_{column}"] = value
+        # The column comes from the allowlist; the values are parameters.
+        if isinstance(value, str):
+            parts.append(f"{column} = {{f_{column}:String}}")
+            params[f"f_{column}"] = value
+        else:
+            parts.append(f"has({split_list(f'f_{column}')}, {column})")
+            params[f"f_{column}"] = list_param(value)
+    for column, excluded in sorted((filters.exclude if filters else {}).items()):
+        parts.append(f"NOT has({split_list(f'x_{column}')}, {column})")
+        params[f"x_{column}"] = list_param(excluded)
     return (" AND ".join(parts) or "1"), params
 
 

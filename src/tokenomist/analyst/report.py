@@ -1,16 +1,18 @@
 """The answer: a structured report (DESIGN §6: ``window, spend_usd, monthly_run_rate_usd,
 monthly_savings_usd, savings_pct, strategies, actions, unpriced_requests`` + context) and the
-same content as markdown for people. Every figure comes from the run's queries; nothing is
-added here but arithmetic (sums, 30-day normalisation, shares)."""
+same content as markdown for people (``render``). Every figure comes from the run's queries;
+nothing is added here but arithmetic (sums, 30-day normalisation from the days with traffic,
+shares) and the statements of what the answer covers and leaves out."""
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from tokenomist.analyst import fmt
 from tokenomist.analyst.agents.base import RunState
-
-MAX_TABLE_ROWS = 10
+from tokenomist.analyst.render import render  # noqa: F401  (the report's markdown)
 
 
 def _money(value: float | None) -> float | None:
@@ -21,20 +23,26 @@ def build(state: RunState, price_data: str) -> dict[str, Any]:
     w = state.window
     totals = state.totals or {}
     # None when every request of the window is unpriced: unknown, not $0.
+    intent = state.intent
+    answerable = bool(intent and intent.kind != "help" and not intent.unmatched)
     cost = totals.get("cost_usd", 0.0)
-    spend = None if cost is None else float(cost)
+    # No figure at all for a question that was not answered (never a silent $0).
+    spend = None if cost is None or not answerable else float(cost)
     analysed = state.strategies is not None
-    strategies = state.strategies or []
+    strategies = _strategies(state)
     savings = sum(s["savings_usd"] for s in strategies)
     monthly_savings = sum(s["monthly_savings_usd"] for s in strategies)
     unpriced = int(totals.get("unpriced_requests", state.coverage.get("unpriced_requests", 0)))
-    assumptions = _assumptions(state, price_data, unpriced)
     return {
         "question": state.question,
         "no_usage": not state.coverage.get("requests"),
-        "intent": state.intent.to_dict() if state.intent else None,
+        "answerable": answerable,
+        "intent": intent.to_dict() if intent else None,
         "window": w.to_dict() if w else None,
-        "filters": dict(state.filters.values),
+        "filters": state.filters.to_json(),
+        "exclude": state.filters.exclude_json(),
+        "matches": list(intent.matches) if intent else [],
+        "unmatched": list(intent.unmatched) if intent else [],
         "requests": int(totals.get("requests", 0)),
         "spend_usd": _money(spend),
         "monthly_run_rate_usd": (None if spend is None else _money(w.monthly(spend))) if w else 0.0,
@@ -48,15 +56,167 @@ def build(state: RunState, price_data: str) -> dict[str, Any]:
             for a in state.actions
         ],
         "unpriced_requests": unpriced,
+        "scope": _jsonable(state.scope),
+        "left_out": _jsonable(
+            {k: state.left_out[k] for k in ("before", "after") if k in state.left_out}
+        ),
+        "gaps": state.gaps,
+        "statements": statements(state),
         "breakdown": state.breakdown,
         "time_series": state.series,
+        "comparison": _comparison(state),
+        "what_if": _what_if(state),
+        "unpriced_models": _jsonable(state.unpriced),
+        "why": _why(state),
         "top_cost_drivers": state.drivers,
         "profiles": state.profiles,
-        "assumptions": assumptions,
+        "assumptions": _assumptions(state, price_data, unpriced),
         "llm": state.llm,
         "price_data": price_data,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value
+
+
+def _strategies(state: RunState) -> list[dict[str, Any]]:
+    """The combined strategies, with each total restated as the sum of its scope's monthly
+    figures (so the table and the actions agree to the cent) and confidence capped by how
+    much data the window holds."""
+    out = copy.deepcopy(state.strategies or [])
+    w = state.window
+    requests = int((state.totals or {}).get("requests", 0))
+    busy = state.busy_days if state.busy_days is not None else (w.days if w else 0.0)
+    ceiling, why = fmt.confidence_ceiling(requests, busy)
+    for s in out:
+        if s["scope"]:
+            s["monthly_savings_usd"] = _money(sum(c["monthly_savings_usd"] for c in s["scope"]))
+        capped = fmt.cap_confidence(s["confidence"], ceiling)
+        if capped != s["confidence"]:
+            s["confidence_note"] = f"{s['confidence']} on its own; {capped} on {why}"
+            s["confidence"] = capped
+    return out
+
+
+def _when(value: datetime | str | None) -> str:
+    if value is None:
+        return "?"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _ask_about(side: dict[str, Any]) -> str:
+    lo, hi = side["earliest"], side["latest"]
+    if lo and hi and (lo.year, lo.month) == (hi.year, hi.month):
+        return f"'{hi:%B %Y}'"
+    if lo and hi:
+        return f"'between {lo:%Y-%m-%d} and {hi:%Y-%m-%d}'"
+    return "'all data'"
+
+
+def statements(state: RunState) -> list[str]:
+    """What the answer covers: its window, its filters, and what it leaves out."""
+    w, intent = state.window, state.intent
+    if w is None or intent is None or not state.coverage.get("requests"):
+        return []
+    if intent.kind == "help" or intent.unmatched:
+        return []
+    anchor = {
+        "latest_usage": ", measured back from the latest usage record",
+        "now": ", measured back from now",
+    }
+    windows = state.windows if intent.kind == "compare" and state.windows else [w]
+    out = [
+        f"Window: {x.label}, {_when(x.start)} to {_when(x.end)} "
+        f"({fmt.duration((x.end - x.start).total_seconds())}){anchor.get(x.anchor, '')}."
+        for x in windows
+    ]
+    if state.filters:
+        out.append(f"Filters: {state.filters.describe()}.")
+    else:
+        out.append("Filters: none (every provider, model, project, feature and end user).")
+    for m in intent.matches:
+        out.append(f"Read as a {m}." if m.startswith("follow-up") else f"Matched {m}.")
+    # (a comparison of two periods covers more than its first window: nothing to add)
+    for key, where in () if len(windows) > 1 else (("before", "before"), ("after", "after")):
+        side = state.left_out.get(key)
+        if side and side["requests"]:
+            out.append(
+                f"{fmt.plural(side['requests'], 'request')} {where} this window "
+                f"({fmt.money(side['cost_usd'])}) are not included — ask about 'all data' or "
+                f"{_ask_about(side)}."
+            )
+    if state.gaps:
+        missing = sum(g["days"] for g in state.gaps)
+        spans = "; ".join(
+            g["from"] if g["from"] == g["to"] else f"{g['from']} to {g['to']}"
+            for g in state.gaps[:3]
+        )
+        more = f" and {len(state.gaps) - 3} more" if len(state.gaps) > 3 else ""
+        out.append(
+            f"No traffic on {fmt.plural(missing, 'day')} of the window ({spans}{more}); "
+            f"monthly figures come from the {fmt.days(w.days)} with traffic."
+        )
+    return out
+
+
+def _comparison(state: RunState) -> dict[str, Any] | None:
+    if not state.sides:
+        return None
+    a, b = state.sides
+    delta = None
+    if a["cost_usd"] is not None and b["cost_usd"] is not None:
+        delta = a["cost_usd"] - b["cost_usd"]
+    pct = (delta / b["cost_usd"] * 100) if delta is not None and b["cost_usd"] else None
+    return {
+        "sides": state.sides,
+        "delta_usd": _money(delta),
+        "delta_pct": None if pct is None else round(pct, 2),
+    }
+
+
+def _what_if(state: RunState) -> dict[str, Any] | None:
+    if state.what_if is None:
+        return None
+    d = dict(state.what_if)
+    d["difference_usd"] = _money(d["cost_usd"] - d["actual_cost_usd"])
+    w = state.window
+    if w is not None:
+        d["monthly_cost_usd"] = _money(w.monthly(d["cost_usd"]))
+        d["monthly_actual_usd"] = _money(w.monthly(d["actual_cost_usd"]))
+    d["cost_usd"], d["actual_cost_usd"] = _money(d["cost_usd"]), _money(d["actual_cost_usd"])
+    return d
+
+
+def _why(state: RunState) -> dict[str, Any] | None:
+    if not state.intent or state.intent.kind != "why":
+        return None
+    before = {_key(d): d for d in state.drivers_before}
+    changes = []
+    for d in state.drivers:
+        prev = before.get(_key(d), {})
+        now_cost, then_cost = d["cost_usd"] or 0.0, prev.get("cost_usd") or 0.0
+        changes.append(
+            {**d, "cost_before_usd": _money(then_cost), "change_usd": _money(now_cost - then_cost)}
+        )
+    return {
+        "before_window": state.windows[1].to_dict() if len(state.windows) > 1 else None,
+        "spend_before_usd": _money((state.totals_before or {}).get("cost_usd")),
+        "drivers": changes,
+    }
+
+
+def _key(d: dict[str, Any]) -> tuple:
+    return (d["provider"], d["model"], d["project"], d["feature"])
 
 
 def _assumptions(state: RunState, price_data: str, unpriced: int) -> list[str]:
@@ -65,22 +225,23 @@ def _assumptions(state: RunState, price_data: str, unpriced: int) -> list[str]:
         "the same tokens re-priced under each change.",
     ]
     w = state.window
-    if w is not None:
+    if w is not None and state.coverage.get("requests"):
         if w.anchor == "latest_usage":
             out.append(
-                f"Periods are measured back from the latest usage record ({_time(w.end)}), "
+                f"Periods are measured back from the latest usage record ({_when(w.end)}), "
                 "not from the clock."
             )
-        out.append(f"Monthly figures scale the window's {w.days:.2f} days to 30 days.")
-        if w.days < 1:
+        out.append(f"Monthly figures scale the {fmt.days(w.days)} with traffic to 30 days.")
+        busy = state.busy_days if state.busy_days is not None else w.days
+        if busy < 1:
             out.append(
-                f"The window covers less than a day ({w.days * 24:.1f} hours); monthly figures "
-                "extrapolate it and are rough until more usage arrives."
+                f"The traffic lasted {fmt.days(busy)}; monthly figures extrapolate it and are "
+                "rough until more usage arrives."
             )
     if unpriced:
         out.append(
-            f"{unpriced:,} requests use models the price data does not know; they are counted "
-            "as unpriced and left out of every dollar figure (not treated as $0)."
+            f"{fmt.plural(unpriced, 'request')} use models the price data does not know; they "
+            "are counted as unpriced and left out of every dollar figure (not treated as $0)."
         )
     out.extend(state.notes)
     for s in state.strategies or []:
@@ -88,139 +249,3 @@ def _assumptions(state: RunState, price_data: str, unpriced: int) -> list[str]:
     for reason in state.llm.get("fallbacks", []):
         out.append(f"The language model was not used ({reason}); the deterministic path answered.")
     return out
-
-
-# -- markdown --------------------------------------------------------------------------------
-
-
-def _usd(value: float | None) -> str:
-    return "n/a" if value is None else f"${value:,.2f}"
-
-
-def _time(value: datetime | str) -> str:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _scope_label(scope: dict[str, Any]) -> str:
-    where = "/".join(x for x in (scope.get("project"), scope.get("feature")) if x)
-    model = f"{scope.get('provider', '')} {scope.get('model', '')}".strip()
-    return f"{where} ({model})" if where else model
-
-
-def render(report: dict[str, Any], narrative: str | None = None) -> str:
-    if report["window"] is None or report.get("no_usage"):
-        return (
-            "## No usage data yet\n\nThis organisation has no LLM usage recorded, so there is "
-            "nothing to analyse. Send usage to `POST /api/v1/usage` (or import a file) and ask "
-            "again."
-        )
-    if report["intent"] and report["intent"]["kind"] == "spend":
-        body = _render_spend(report)
-    else:
-        body = _render_plan(report)
-    if narrative:
-        head, _, rest = body.partition("\n\n")
-        body = f"{head}\n\n{narrative.strip()}\n\n{rest}"
-    return body + "\n\n" + _render_assumptions(report)
-
-
-def _headline(report: dict[str, Any]) -> str:
-    w = report["window"]
-    text = (
-        f"Spend **{_usd(report['spend_usd'])}** from {_time(w['from'])} to {_time(w['to'])} "
-        f"({w['days']:g} days, {report['requests']:,} requests) — monthly run-rate "
-        f"**{_usd(report['monthly_run_rate_usd'])}**."
-    )
-    if report["unpriced_requests"]:
-        text += f" {report['unpriced_requests']:,} requests are unpriced (unknown model)."
-    return text
-
-
-def _render_plan(report: dict[str, Any]) -> str:
-    w = report["window"]
-    filters = ", ".join(f"{k}={v}" for k, v in report["filters"].items())
-    title = f"## Savings plan — {w['label']}" + (f" ({filters})" if filters else "")
-    lines = [title, "", _headline(report)]
-    strategies = report["strategies"]
-    if not strategies:
-        checked = len(report["strategies_checked"])
-        lines += [
-            "",
-            f"No savings found: none of the {checked} strategies found anything worth "
-            "changing in this window.",
-        ]
-        return "\n".join(lines)
-    lines += [
-        "",
-        f"Savings found: **{_usd(report['monthly_savings_usd'])}/month** "
-        f"(**{report['savings_pct']:g}%** reduction) from {len(strategies)} strategies, "
-        "combined without double counting.",
-        "",
-        "| # | Strategy | Scope | $/month | % of spend | Confidence |",
-        "|---|---|---|---:|---:|---|",
-    ]
-    for i, s in enumerate(strategies, 1):
-        scope = _scope_label(s["scope"][0]) if s["scope"] else ""
-        if len(s["scope"]) > 1:
-            scope += f" +{len(s['scope']) - 1} more"
-        lines.append(
-            f"| {i} | {s['title']} | {scope} | {_usd(s['monthly_savings_usd'])} | "
-            f"{s['savings_pct']:g}% | {s['confidence']} |"
-        )
-    lines += ["", "### Actions", ""]
-    for i, a in enumerate(report["actions"], 1):
-        lines.append(
-            f"{i}. {a['title']} — effort **{a['effort']}**, risk **{a['risk']}**, "
-            f"{_usd(a['monthly_savings_usd'])}/month (`{a['strategy_id']}`)"
-        )
-    return "\n".join(lines)
-
-
-def _render_spend(report: dict[str, Any]) -> str:
-    w = report["window"]
-    filters = ", ".join(f"{k}={v}" for k, v in report["filters"].items())
-    title = "## Spend" + (f" on {filters}" if filters else "") + f" — {w['label']}"
-    lines = [title, "", _headline(report)]
-    b = report.get("breakdown")
-    if b and b["groups"]:
-        dim = b["dimension"]
-        # Groups without any price are listed as unpriced and left out of the shares.
-        total = sum(g["cost_usd"] for g in b["groups"] if g["cost_usd"] is not None)
-        priced = [g for g in b["groups"] if g["cost_usd"] is not None]
-        lines.append("")
-        if priced:
-            top = priced[0]
-            name = top["key"][dim] or "(none)"
-            share = top["cost_usd"] / total * 100 if total else 0.0
-            lines.append(
-                f"Largest {dim}: **{name}** at {_usd(top['cost_usd'])} ({share:.1f}% of spend)."
-            )
-        else:
-            lines.append(f"No {dim} has a price: every request is unpriced (unknown model).")
-        lines += ["", f"| {dim} | requests | cost | share |", "|---|---:|---:|---:|"]
-        for g in b["groups"][:MAX_TABLE_ROWS]:
-            if g["cost_usd"] is None:
-                cost, share_text = f"unpriced ({g['unpriced_requests']:,} requests)", "n/a"
-            else:
-                share = g["cost_usd"] / total * 100 if total else 0.0
-                cost, share_text = _usd(g["cost_usd"]), f"{share:.1f}%"
-            lines.append(
-                f"| {g['key'][dim] or '(none)'} | {g['requests']:,} | {cost} | {share_text} |"
-            )
-        if len(b["groups"]) > MAX_TABLE_ROWS:
-            lines.append(f"| … {len(b['groups']) - MAX_TABLE_ROWS} more | | | |")
-    series = report.get("time_series")
-    if series:
-        lines += ["", "| day | requests | cost |", "|---|---:|---:|"]
-        lines += [
-            f"| {p['bucket']} | {p['requests']:,} | "
-            f"{'unpriced' if p['cost_usd'] is None else _usd(p['cost_usd'])} |"
-            for p in series
-        ]
-    return "\n".join(lines)
-
-
-def _render_assumptions(report: dict[str, Any]) -> str:
-    return "### Assumptions\n\n" + "\n".join(f"- {a}" for a in report["assumptions"])

@@ -264,6 +264,21 @@ def build_context(resources: Resources, run: dict[str, Any], sink: Any) -> RunCo
     )
 
 
+async def _previous_intent(
+    resources: Resources, thread_id: str, message_id: str
+) -> dict[str, Any] | None:
+    """The intent of the thread's last answered question before this one (follow-ups)."""
+    async with resources.sessions() as session:
+        messages = await repository.list_messages(session, thread_id)
+    for m in reversed(messages):
+        if m.id == message_id or m.role != "assistant" or not m.report:
+            continue
+        intent = m.report.get("intent")
+        if intent and intent.get("kind") != "help" and "period_spec" in intent:
+            return intent
+    return None
+
+
 async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any]) -> None:
     run_id, user_id = run["run_id"], run["user_id"]
     sink = BusSink(resources.require_bus(), run_id)
@@ -303,9 +318,10 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
                 session, run_id, status=RunStatus.running.value, started_at=utcnow()
             )
         ctx = build_context(resources, run, sink)
+        previous = await _previous_intent(resources, run["thread_id"], run["message_id"])
         try:
             async with asyncio.timeout(resources.settings.analyst_run_timeout_s):
-                answer = await run_pipeline(ctx, run["question"])
+                answer = await run_pipeline(ctx, run["question"], previous)
         except TimeoutError:
             raise RunTimedOut("the run exceeded its time limit") from None
         async with db.transaction(resources.sessions) as session:

@@ -10,18 +10,29 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, is_dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError
 
-from tokenomist.analyst import events
+from tokenomist.analyst import events, scope_tools
 from tokenomist.analyst.context import RunContext, RunStatus
 from tokenomist.analyst.query import Filters, Window, parse_ch_time, where
 from tokenomist.analyst.strategies import BY_ID
 from tokenomist.analyst.strategies.base import CellStats, Finding, StrategyEnv
+from tokenomist.analyst.tool_types import (
+    TOTALS_SQL,
+    NoArgs,
+    Scope,
+    Tool,
+    ToolResult,
+    jsonable,
+    priced_cost,
+    totals,
+)
 from tokenomist.kit.errors import Unprocessable
+
+__all__ = ["TOOLS", "Scope", "Tool", "ToolResult", "call_tool", "jsonable", "strategy_env"]
 
 Dimension = Literal["model", "provider", "project", "feature", "end_user", "day"]
 _DIMENSION_SQL = {
@@ -37,59 +48,6 @@ _BUCKET_SQL = {
     "day": "toString(toDate(timestamp))",
     "week": "toString(toMonday(timestamp))",
 }
-
-
-# -- arguments ---------------------------------------------------------------------------------
-
-
-class _Args(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Scope(_Args):
-    """Time window (both ends inclusive, UTC) and equality filters."""
-
-    from_: datetime | None = Field(None, alias="from", description="window start (UTC)")
-    to: datetime | None = Field(None, description="window end, inclusive (UTC)")
-    provider: str | None = None
-    model: str | None = None
-    project: str | None = None
-    feature: str | None = None
-    end_user: str | None = None
-
-    @field_validator("from_", "to")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # A time without an offset is UTC (the usage data is UTC throughout).
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
-
-    def window(self) -> Window | None:
-        if self.from_ is None and self.to is None:
-            return None
-        start = self.from_ or datetime(1970, 1, 1, tzinfo=UTC)
-        end = self.to or datetime.now(UTC)
-        return Window(start, end, "requested", "explicit")
-
-    def filters(self) -> Filters:
-        values = {
-            k: v
-            for k in ("provider", "model", "project", "feature", "end_user")
-            if (v := getattr(self, k)) is not None
-        }
-        return Filters(values)
-
-    @classmethod
-    def of(cls, window: Window | None, filters: Filters | None = None) -> Scope:
-        values: dict[str, Any] = dict(filters.values) if filters else {}
-        if window is not None:
-            values.update({"from": window.start, "to": window.end})
-        return cls.model_validate(values)
-
-
-class NoArgs(_Args):
-    pass
 
 
 class BreakdownArgs(Scope):
@@ -114,43 +72,6 @@ class FinderArgs(Scope):
 
     from_: datetime = Field(alias="from")
     to: datetime
-
-
-# -- results ---------------------------------------------------------------------------------
-
-
-@dataclass
-class ToolResult:
-    data: Any
-    summary: str
-
-
-@dataclass(frozen=True)
-class Tool:
-    name: str
-    description: str
-    args_model: type[_Args]
-    fn: Callable[[RunContext, Any], Awaitable[ToolResult]]
-
-    def schema(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "description": self.description,
-            "parameters": self.args_model.model_json_schema(by_alias=True),
-        }
-
-
-def jsonable(value: Any) -> Any:
-    """A tool result as JSON-compatible data (for MCP and the event log)."""
-    if is_dataclass(value) and not isinstance(value, type):
-        return jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
 
 
 async def call_tool(ctx: RunContext, agent: str, name: str, args: dict[str, Any]) -> Any:
@@ -191,34 +112,6 @@ async def call_tool(ctx: RunContext, agent: str, name: str, args: dict[str, Any]
 
 # -- the tools ---------------------------------------------------------------------------------
 
-_TOTALS = """
-    count() AS requests,
-    countIf(cost_usd IS NULL) AS unpriced_requests,
-    sum(input_tokens) AS sum_input_tokens,
-    sum(cached_input_tokens) AS sum_cached_input_tokens,
-    sum(output_tokens) AS sum_output_tokens,
-    ifNull(sum(cost_usd), 0) AS sum_cost_usd
-"""
-
-
-def priced_cost(requests: int, unpriced: int, cost: float) -> float | None:
-    """The spend of a group, or None when it has calls and none of them has a price: an
-    unknown model is unpriced, never $0 (the usage summary's rule, DESIGN §6)."""
-    return None if requests and unpriced >= requests else float(cost)
-
-
-def _totals(row: dict[str, Any]) -> dict[str, Any]:
-    requests, unpriced = int(row["requests"]), int(row["unpriced_requests"])
-    return {
-        "requests": requests,
-        "input_tokens": int(row["sum_input_tokens"]),
-        "cached_input_tokens": int(row["sum_cached_input_tokens"]),
-        "output_tokens": int(row["sum_output_tokens"]),
-        "cost_usd": priced_cost(requests, unpriced, row["sum_cost_usd"]),
-        "unpriced_requests": unpriced,
-    }
-
-
 def _usd(value: float | None) -> str:
     return "unpriced" if value is None else f"${value:,.2f}"
 
@@ -230,7 +123,8 @@ async def data_coverage(ctx: RunContext, _: NoArgs) -> ToolResult:
                min(timestamp) AS earliest, max(timestamp) AS latest,
                groupUniqArray(1000)(tuple(provider, model)) AS models,
                groupUniqArray(1000)(project) AS projects,
-               groupUniqArray(1000)(feature) AS features
+               groupUniqArray(1000)(feature) AS features,
+               groupUniqArray(5000)(end_user) AS end_users
         FROM {usage}
         """
     )
@@ -245,6 +139,7 @@ async def data_coverage(ctx: RunContext, _: NoArgs) -> ToolResult:
         "models": sorted((p, m) for p, m in r["models"]),
         "projects": sorted(p for p in r["projects"] if p),
         "features": sorted(f for f in r["features"] if f),
+        "end_users": sorted(u for u in r["end_users"] if u),
     }
     return ToolResult(
         data,
@@ -255,8 +150,9 @@ async def data_coverage(ctx: RunContext, _: NoArgs) -> ToolResult:
 
 async def spend_summary(ctx: RunContext, args: Scope) -> ToolResult:
     cond, params = where(args.window(), args.filters())
-    row = (await ctx.deps.usage.query(f"SELECT {_TOTALS} FROM {{usage}} WHERE {cond}", params))[0]
-    data = _totals(row)
+    sql = f"SELECT {TOTALS_SQL} FROM {{usage}} WHERE {cond}"
+    row = (await ctx.deps.usage.query(sql, params))[0]
+    data = totals(row)
     summary = f"{_usd(data['cost_usd'])} over {data['requests']:,} requests"
     if data["unpriced_requests"]:
         summary += f" ({data['unpriced_requests']:,} unpriced)"
@@ -272,11 +168,11 @@ async def breakdown(ctx: RunContext, args: BreakdownArgs) -> ToolResult:
         limit = "LIMIT {bd_limit:UInt32}"
         params["bd_limit"] = args.limit
     rows = await ctx.deps.usage.query(
-        f"SELECT {keys}, {_TOTALS} FROM {{usage}} WHERE {cond} GROUP BY {group} "
+        f"SELECT {keys}, {TOTALS_SQL} FROM {{usage}} WHERE {cond} GROUP BY {group} "
         f"ORDER BY sum_cost_usd DESC, requests DESC, {group} {limit}",
         params,
     )
-    groups = [{"key": {d: r[f"k_{d}"] for d in args.dimensions}, **_totals(r)} for r in rows]
+    groups = [{"key": {d: r[f"k_{d}"] for d in args.dimensions}, **totals(r)} for r in rows]
     label = ", ".join(args.dimensions)
     if not groups:
         return ToolResult(groups, f"no usage by {label}")
@@ -291,11 +187,11 @@ async def breakdown(ctx: RunContext, args: BreakdownArgs) -> ToolResult:
 async def time_series(ctx: RunContext, args: TimeSeriesArgs) -> ToolResult:
     cond, params = where(args.window(), args.filters())
     rows = await ctx.deps.usage.query(
-        f"SELECT {_BUCKET_SQL[args.bucket]} AS bucket, {_TOTALS} FROM {{usage}} WHERE {cond} "
+        f"SELECT {_BUCKET_SQL[args.bucket]} AS bucket, {TOTALS_SQL} FROM {{usage}} WHERE {cond} "
         f"GROUP BY bucket ORDER BY bucket",
         params,
     )
-    points = [{"bucket": r["bucket"], **_totals(r)} for r in rows]
+    points = [{"bucket": r["bucket"], **totals(r)} for r in rows]
     if not points:
         return ToolResult(points, "no usage in the window")
     priced = [p for p in points if p["cost_usd"] is not None]
@@ -459,6 +355,7 @@ def _tools() -> dict[str, Tool]:
             percentile_profile,
         ),
     ]
+    tools.extend(scope_tools.TOOLS)
     for strategy_id, module in BY_ID.items():
         tools.append(
             Tool(

@@ -291,7 +291,7 @@ def buckets(start: datetime, end: datetime, interval: str) -> list[datetime]:
 
 
 async def series(
-    resources: Any,
+    resources: Resources,
     org_id: str,
     *,
     start: datetime | None,
@@ -360,7 +360,7 @@ def _parse_ch(value: str) -> datetime:
 
 
 async def models(
-    resources: Any,
+    resources: Resources,
     org_id: str,
     *,
     start: datetime | None,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from tokenomist.analyst import fmt
 from tokenomist.analyst.agents.base import RunState, think
 from tokenomist.analyst.context import RunContext
 
@@ -18,9 +19,17 @@ async def run(ctx: RunContext, state: RunState) -> str:
     )
     actions = []
     for s in strategies:
+        # One action per scope group carries that group's figure; otherwise the first action
+        # carries the strategy's total (the sum of its groups, as the report's table shows).
+        per_group = len(s["actions"]) == len(s["scope"])
+        total = round(sum(c["monthly_savings_usd"] for c in s["scope"]), 4) if s["scope"] else (
+            s["monthly_savings_usd"]
+        )
         for i, title in enumerate(s["actions"]):
-            scope = s["scope"][i] if i < len(s["scope"]) else {}
-            monthly = scope.get("monthly_savings_usd", s["monthly_savings_usd"])
+            if per_group:
+                monthly = s["scope"][i]["monthly_savings_usd"]
+            else:
+                monthly = total if i == 0 else 0.0
             if monthly <= 0:
                 continue
             actions.append(
@@ -43,6 +52,6 @@ async def run(ctx: RunContext, state: RunState) -> str:
         return "nothing to do"
     first = actions[0]
     return (
-        f"{len(actions)} actions; first: {first['strategy_id']} "
-        f"(${first['monthly_savings_usd']:,.2f}/month, effort {first['effort']})"
+        f"{fmt.plural(len(actions), 'action')}; first: {first['strategy_id']} "
+        f"({fmt.per_month(first['monthly_savings_usd'])}, effort {first['effort']})"
     )

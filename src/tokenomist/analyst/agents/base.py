@@ -15,7 +15,18 @@ from tokenomist.analyst.query import Filters, Window
 @dataclass
 class RunState:
     question: str
+    previous_intent: dict[str, Any] | None = None  # the thread's last answer, for follow-ups
     coverage: dict[str, Any] = field(default_factory=dict)
+    scope: dict[str, Any] = field(default_factory=dict)  # the filters' usage over all time
+    left_out: dict[str, Any] = field(default_factory=dict)  # before/after the window
+    gaps: list[dict[str, Any]] = field(default_factory=list)  # days without traffic
+    busy_days: float | None = None  # first to last request, summed over the days with traffic
+    windows: list[Window] = field(default_factory=list)  # a comparison's two windows
+    sides: list[dict[str, Any]] = field(default_factory=list)  # a comparison's two answers
+    what_if: dict[str, Any] | None = None
+    unpriced: list[dict[str, Any]] | None = None
+    drivers_before: list[dict[str, Any]] = field(default_factory=list)  # "why?"
+    totals_before: dict[str, Any] = field(default_factory=dict)
     intent: Intent | None = None
     window: Window | None = None
     filters: Filters = field(default_factory=Filters)

@@ -3,6 +3,7 @@ without double counting (``strategies.combine``)."""
 
 from __future__ import annotations
 
+from tokenomist.analyst import fmt
 from tokenomist.analyst.agents.base import RunState, think
 from tokenomist.analyst.context import RunContext
 from tokenomist.analyst.strategies import ORDER
@@ -38,6 +39,6 @@ async def run(ctx: RunContext, state: RunState) -> str:
     if not state.strategies:
         return f"none of the {len(ORDER)} strategies found anything worth changing"
     return (
-        f"{len(state.strategies)} strategies save ${monthly:,.2f}/month combined "
+        f"{fmt.plural(len(state.strategies), 'strategy')} save {fmt.per_month(monthly)} combined "
         "(each applied to what the previous ones left)"
     )

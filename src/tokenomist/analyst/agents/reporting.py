@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 
+from tokenomist.analyst import fmt
 from tokenomist.analyst import report as report_mod
 from tokenomist.analyst.agents.base import RunState, think
 from tokenomist.analyst.context import RunContext
@@ -30,7 +31,7 @@ async def run(ctx: RunContext, state: RunState) -> str:
     report = report_mod.build(state, price_data)
     narrative = None
     fallback = ""
-    if llm.enabled and not report["no_usage"]:
+    if llm.enabled and report["answerable"] and not report["no_usage"]:
         try:
             text = await llm.complete(NARRATIVE_SYSTEM, json.dumps(_brief(report)))
             check_grounded(text, report)
@@ -48,10 +49,12 @@ async def run(ctx: RunContext, state: RunState) -> str:
     state.content = report_mod.render(report, narrative)
     if report["strategies"]:
         return (
-            f"plan of {len(report['strategies'])} strategies, "
-            f"${report['monthly_savings_usd']:,.2f}/month{fallback}"
+            f"plan of {fmt.plural(len(report['strategies']), 'strategy')}, "
+            f"{fmt.per_month(report['monthly_savings_usd'])}{fallback}"
         )
-    return f"answer on ${report['spend_usd'] or 0:,.2f} of spend{fallback}"
+    if not report["answerable"]:
+        return f"no figures: the question names nothing to measure{fallback}"
+    return f"answer on {fmt.money(report['spend_usd'])} of spend{fallback}"
 
 
 def _brief(report: dict) -> dict:
