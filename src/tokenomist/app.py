@@ -6,11 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from tokenomist import __version__
 from tokenomist.health import endpoints as health_endpoints
 from tokenomist.kit.errors import install_error_handlers
+from tokenomist.kit.hygiene import clean_params
 from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
 from tokenomist.kit.metrics import MetricsMiddleware
 from tokenomist.kit.resources import StartupError, close_resources, open_resources
@@ -67,7 +68,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     log.exception("shutdown.stop_failed", module=module.__name__)
             await close_resources(resources)
 
-    app = FastAPI(title="Tokenomist", version=__version__, lifespan=lifespan)
+    # clean_params: path and query parameters the SQL tier cannot store are a 422 on every
+    # route (kit/hygiene.py says why there).
+    app = FastAPI(
+        title="Tokenomist",
+        version=__version__,
+        lifespan=lifespan,
+        dependencies=[Depends(clean_params)],
+    )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(MetricsMiddleware)

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tokenomist.auth.dependencies import Principal, require_scope
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
+from tokenomist.kit.hygiene import InRangeDatetime
 from tokenomist.usage import formats, service
 from tokenomist.usage.formats import ImportOptions, otlp
 from tokenomist.usage.schemas import GroupBy, IngestReportOut, SummaryOut
@@ -159,8 +160,8 @@ async def otlp_traces(request: Request, principal: IngestPrincipal) -> Response:
 async def usage_summary(
     request: Request,
     principal: ReadPrincipal,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
+    to: Annotated[InRangeDatetime | None, Query()] = None,
     group_by: Annotated[GroupBy | None, Query()] = None,
 ) -> dict:
     """Spend and tokens of the caller's org over [from, to) (all data without them)."""
