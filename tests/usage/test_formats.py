@@ -314,7 +314,9 @@ def test_otlp_span_with_an_unusable_time_or_status_is_that_spans_error():
 @pytest.mark.parametrize(
     ("start", "end", "field"),
     [(10**15, None, "start_time"), (-(10**12), None, "start_time"),
-     (1793500000, 10**15, "end_time")],
+     (1793500000, 10**15, "end_time"),
+     # the last second datetime holds: spreading the bucket over a day used to overflow
+     (253402300799, None, "start_time"), (-1, None, "start_time")],
 )  # fmt: skip
 def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, field):
     result = {"object": "organization.usage.completions.result", "model": "gpt-4o",
@@ -327,7 +329,7 @@ def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, 
     assert parsed.table.num_rows == 1
     bad = start if field == "start_time" else end
     assert [(e.field, e.message) for e in parsed.errors] == [
-        (field, f"is not a usable Unix time, got {bad!r}"),
+        (field, f"is not a Unix time between 1970-01-01 and 2200-12-31 (UTC), got {bad!r}"),
     ]
 
 
