@@ -141,17 +141,18 @@ BODY_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "field"), BODY_CASES)
-async def test_a_nul_in_a_json_body_is_a_422_naming_the_field(server, method, path, body, field):
+async def test_a_nul_in_a_json_body_is_a_422_naming_the_field(server):
+    # One server per backend for all cases: each case is its own request and assertion.
     async with httpx.AsyncClient(base_url=server.url) as client:
         _, headers = await _user(client)
-        r = await client.request(method, path, json=body, headers=headers)
-    assert r.status_code == 422, r.text
-    error = r.json()["error"]
-    assert error["code"] == "validation_error"
-    assert {"field": field, "message": "must not contain a NUL character (U+0000)"} in (
-        error["details"]
-    )
+        for method, path, body, field in BODY_CASES:
+            r = await client.request(method, path, json=body, headers=headers)
+            assert r.status_code == 422, (path, field, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "validation_error"
+            assert {"field": field, "message": "must not contain a NUL character (U+0000)"} in (
+                error["details"]
+            ), (path, error)
 
 
 async def test_a_lone_surrogate_in_a_json_body_is_a_422(server):
@@ -177,26 +178,27 @@ PARAM_CASES = [
 ]
 
 
-@pytest.mark.parametrize(("method", "url", "field"), PARAM_CASES)
-async def test_a_nul_in_a_path_or_query_parameter_is_a_422_naming_it(server, method, url, field):
+async def test_a_nul_in_a_path_or_query_parameter_is_a_422_naming_it(server):
     async with httpx.AsyncClient(base_url=server.url) as client:
         _, headers = await _user(client)
-        r = await client.request(method, url, headers=headers, content=b"[]")
-    assert r.status_code == 422, r.text
-    error = r.json()["error"]
-    assert error["code"] == "validation_error"
-    assert error["details"] == [
-        {"field": field, "message": "must not contain a NUL character (U+0000)"}
-    ]
+        for method, url, field in PARAM_CASES:
+            r = await client.request(method, url, headers=headers, content=b"[]")
+            assert r.status_code == 422, (url, r.text)
+            error = r.json()["error"]
+            assert error["code"] == "validation_error"
+            assert error["details"] == [
+                {"field": field, "message": "must not contain a NUL character (U+0000)"}
+            ], url
 
 
-@pytest.mark.parametrize("value", ["0233-05-01T00:00:00Z", "2201-01-01T00:00:00Z"])
-async def test_a_summary_date_outside_1970_to_2200_is_a_422(server, value):
+async def test_a_summary_date_outside_1970_to_2200_is_a_422(server):
     async with httpx.AsyncClient(base_url=server.url) as client:
         _, headers = await _user(client)
-        r = await client.get("/api/v1/usage/summary", params={"from": value}, headers=headers)
-    assert r.status_code == 422, r.text
-    assert r.json()["error"]["details"][0]["field"] == "query.from"
+        for name in ("from", "to"):
+            for value in ("0233-05-01T00:00:00Z", "2201-01-01T00:00:00Z"):
+                r = await client.get("/api/v1/usage/summary", params={name: value}, headers=headers)
+                assert r.status_code == 422, (name, value, r.text)
+                assert r.json()["error"]["details"][0]["field"] == f"query.{name}"
 
 
 async def test_nothing_with_a_nul_was_stored_and_the_account_still_works(server):
@@ -273,3 +275,37 @@ async def test_a_nul_in_the_websocket_query_string_refuses_the_handshake(embedde
         ):
             pass
     assert refused.value.response.status_code == 403
+
+
+async def test_a_seq_past_64_bits_is_a_422_not_a_redis_error(make_settings):
+    """On the Redis bus a seq becomes a stream id, which Redis refuses past 64 bits; the
+    refusal used to surface as a 500 (SSE) or an internal_error frame (WebSocket)."""
+    from tests.support.servers import live_server
+
+    huge = 2**70
+    async with live_server(make_settings(cache="redis")) as srv:
+        async with httpx.AsyncClient(base_url=srv.url, timeout=60) as client:
+            _, headers = await _user(client)
+            r = await client.post("/api/v1/runs", json={"message": "how much?"}, headers=headers)
+            assert r.status_code == 202, r.text
+            run_id = r.json()["run_id"]
+            # Reading the whole event stream waits for the run to finish.
+            events = await client.get(f"/api/v1/runs/{run_id}/events", headers=headers)
+            assert "event: run_completed" in events.text or "event: run_failed" in events.text
+            sse = await client.get(
+                f"/api/v1/runs/{run_id}/events",
+                headers={**headers, "Last-Event-ID": str(huge)},
+            )
+        assert sse.status_code == 422, sse.text
+        assert sse.json()["error"]["details"][0]["field"] == "Last-Event-ID"
+        token = headers["Authorization"].removeprefix("Bearer ")
+        async with connect_ws(srv.url, token) as ws:
+            await recv_json(ws)
+            await send_json(ws, {"type": "resume", "run_id": run_id, "after_seq": huge})
+            answer = await recv_json(ws)
+            assert answer["type"] == "error", answer
+            assert answer["data"]["code"] == "invalid_frame", answer
+            assert answer["data"]["message"].startswith("resume: after_seq: ")
+            await send_json(ws, {"type": "resume", "run_id": run_id, "after_seq": 0})
+            replayed = await recv_json(ws)
+            assert replayed["run_id"] == run_id and replayed["seq"] == 1

@@ -3,9 +3,10 @@ names the field, on every backend alike.
 
 PostgreSQL ``text`` cannot hold U+0000 (asyncpg raises ``CharacterNotInRepertoireError``) and
 no UTF-8 encoder takes a lone UTF-16 surrogate (U+D800-U+DFFF); SQLite stores both. Left to
-the database, the same request is a 500 on one backend and a 201 on the other. Dates outside
-1970-2200 are likewise refused: the analytics tier's DateTime64 and the epoch arithmetic
-downstream do not take year 89 or year 9999.
+the database, the same request is a 500 on one backend and a 201 on the other. Integers past
+64 bits fit no column (nor a Redis stream id). Dates outside 1970-2200 are likewise refused:
+the analytics tier's DateTime64 and the epoch arithmetic downstream do not take year 89 or
+year 9999.
 
 Why here, and in these three forms:
 
@@ -20,7 +21,8 @@ Why here, and in these three forms:
 Raw ingest bodies (``/api/v1/usage``, imports, OTLP) are not pydantic models and go to the
 analytics tier; their rows are checked column-wise in ``usage.records.validate``, where a row
 with a NUL in any string field is that row's error and the others are kept (the labels flow
-into reports the SQL tier stores, so they follow the same rule).
+into reports the SQL tier stores, so they follow the same rule). Headers need nothing here:
+they arrive as latin-1 text, and credentials in them are hashed or verified, never stored.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from tokenomist.kit.errors import Unprocessable
 EARLIEST_DATE = datetime(1970, 1, 1, tzinfo=UTC)
 END_OF_DATES = datetime(2201, 1, 1, tzinfo=UTC)  # exclusive: the year 2200 is still in range
 DATE_RANGE_TEXT = "between 1970-01-01 and 2200-12-31 (UTC)"
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_PROBLEM = "must fit in a signed 64-bit integer"
 
 
 def text_problem(value: str) -> str | None:
@@ -53,11 +57,15 @@ def text_problem(value: str) -> str | None:
 
 
 def find_problem(value: Any, where: str = "") -> tuple[str, str] | None:
-    """The first unstorable string inside ``value`` (keys included): ``(where, problem)``,
-    ``where`` being the position inside the value (``"[2]"``, ``".name"``) or ``""``."""
+    """The first unstorable value inside ``value`` (dict keys included): ``(where, problem)``,
+    ``where`` being the position inside the value (``"[2]"``, ``".name"``) or ``""``.
+    Strings must be storable text; integers must fit the 64-bit columns (and Redis stream ids)
+    they end up in."""
     if isinstance(value, str):
         problem = text_problem(value)
         return (where, problem) if problem else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if INT64_MIN <= value <= INT64_MAX else (where, INT64_PROBLEM)
     if isinstance(value, BaseModel):
         value = dict(value)
     if isinstance(value, dict):
