@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 SHORT_EXAMPLES = 5
-LONG_EXAMPLES = int(os.environ.get("TOKENOMIST_FUZZ_EXAMPLES", "60"))
+LONG_EXAMPLES = int(os.environ.get("TOKENOMIST_FUZZ_EXAMPLES", "150"))
 SEED = int(os.environ.get("TOKENOMIST_FUZZ_SEED", "20261203"))
 RUN_TIMEOUT_S = 540  # a bound on the whole CLI run, far above what it needs
 _FIVE_XX = re.compile(
