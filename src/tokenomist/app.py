@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenomist import __version__
 from tokenomist.health import endpoints as health_endpoints
 from tokenomist.kit.errors import install_error_handlers
+from tokenomist.kit.hygiene import clean_params
 from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
 from tokenomist.kit.metrics import MetricsMiddleware
 from tokenomist.kit.openapi import install_docs
@@ -74,8 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await close_resources(resources)
 
     # The docs pages are served from packaged assets by install_docs (FastAPI's load a CDN).
+    # clean_params: path and query parameters the SQL tier cannot store are a 422 on every
+    # route (kit/hygiene.py says why there).
     app = FastAPI(
-        title="Tokenomist", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+        title="Tokenomist",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        dependencies=[Depends(clean_params)],
     )
     app.state.settings = settings
     install_error_handlers(app)

@@ -101,6 +101,20 @@ async def test_daily_trend_question_gives_one_point_per_day(embedded_server):
     assert sum(p["cost_usd"] for p in series) == pytest.approx(run["report"]["spend_usd"], abs=1e-4)
 
 
+@pytest.mark.parametrize("days", ["999999999", "99999999999999999999"])
+async def test_a_period_reaching_past_1970_starts_in_1970_instead_of_failing(
+    embedded_server, days
+):
+    """A question about "the last 999999999 days" used to fail triage (datetime overflow)."""
+    srv = embedded_server
+    user = await register(srv.url)
+    await load(srv, user.org_id, demo_workload(planted=False).records)
+    run, _ = await ask(srv, user, f"how much did we spend in the last {days} days?")
+    assert run["status"] == "completed", run.get("error")
+    assert run["report"]["window"]["from"] == "1970-01-01T00:00:00.000Z"
+    assert run["report"]["spend_usd"] > 0
+
+
 async def test_windows_anchor_on_the_clock_when_configured(make_settings):
     async with live_server(make_settings(analyst_window_anchor="now")) as srv:
         user = await register(srv.url)

@@ -57,6 +57,17 @@ async def test_post_usage_keeps_valid_rows_and_reports_bad_ones(client):
     }
 
 
+async def test_post_usage_where_every_row_is_invalid_is_a_report_not_a_500(client):
+    user = await account(client)
+    resp = await client.post("/api/v1/usage", content=b"{}\n{}\n{}\n", headers=user)
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert (report["accepted"], report["duplicates"], report["rejected"]) == (0, 0, 3)
+    assert report["errors"] == [
+        {"index": i, "field": "timestamp", "message": "is required"} for i in (1, 2, 3)
+    ]
+
+
 async def test_ingest_needs_a_credential_with_the_ingest_scope(client):
     resp = await client.post("/api/v1/usage", content=NDJSON)
     assert (resp.status_code, error_code(resp)) == (401, "not_authenticated")

@@ -332,7 +332,9 @@ def test_otlp_span_with_an_unusable_time_or_status_is_that_spans_error():
 @pytest.mark.parametrize(
     ("start", "end", "field"),
     [(10**15, None, "start_time"), (-(10**12), None, "start_time"),
-     (1793500000, 10**15, "end_time")],
+     (1793500000, 10**15, "end_time"),
+     # the last second datetime holds: spreading the bucket over a day used to overflow
+     (253402300799, None, "start_time"), (-1, None, "start_time")],
 )  # fmt: skip
 def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, field):
     result = {"object": "organization.usage.completions.result", "model": "gpt-4o",
@@ -345,7 +347,7 @@ def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, 
     assert parsed.table.num_rows == 1
     bad = start if field == "start_time" else end
     assert [(e.field, e.message) for e in parsed.errors] == [
-        (field, f"is not a usable Unix time, got {bad!r}"),
+        (field, f"is not a Unix time between 1970-01-01 and 2200-12-31 (UTC), got {bad!r}"),
     ]
 
 
@@ -362,3 +364,30 @@ def test_openai_usage_bucket_with_an_impossible_time_is_a_row_error(start, end, 
 def test_otlp_json_of_the_wrong_shape_is_refused_with_where(doc, where):
     with pytest.raises(Unparseable, match=rf"^{re.escape(where)} must be "):
         formats.get("otlp").parse(orjson.dumps(doc), ImportOptions())
+
+
+def test_a_nul_in_an_otlp_or_litellm_label_is_that_rows_error_like_canonical():
+    """Every format meets the same column rule: a NUL in a stored string refuses the row."""
+    good = "1793500000000000000"
+    doc = orjson.loads(_otlp_json([(good, 0), (good, 0)]))
+    spans = doc["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    spans[1]["attributes"][1]["value"]["stringValue"] = "gpt-4o\x00"
+    parsed = formats.get("otlp").parse(orjson.dumps(doc), ImportOptions())
+    valid, errors = validate(parsed.table)
+    assert valid.num_rows == 1
+    assert [(e.field, e.message) for e in errors] == [
+        ("model", "must not contain a NUL character (U+0000)")
+    ]
+    raw = (FIXTURES / "litellm.json").read_bytes()
+    before = formats.get("litellm").parse(raw, ImportOptions())
+    kept_before, errors_before = validate(before.table)
+    logs = orjson.loads(raw)
+    first = logs[0] if isinstance(logs, list) else logs["data"][0]
+    first["model"] = "gpt\x00"
+    parsed = formats.get("litellm").parse(orjson.dumps(logs), ImportOptions())
+    valid, errors = validate(parsed.table)
+    new = [e for e in parsed.errors + errors if e not in before.errors + errors_before]
+    assert [(e.field, e.message) for e in new] == [
+        ("model", "must not contain a NUL character (U+0000)")
+    ]
+    assert valid.num_rows == kept_before.num_rows - 1

@@ -286,3 +286,82 @@ async def test_bulk_file_import_names_the_lines_of_the_file(resources, tmp_path)
     )[0]
     assert row["request_fingerprint"] == fingerprint("gpt-4o", messages)
     assert "hello" not in json.dumps(row)  # raw prompts are hashed, never stored
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{}\n{}\n",  # NDJSON read by Arrow: every line lacks everything
+        b'[{"timestamp": "2026-10-01T12:00:00Z", "model": "gpt-4o", "input_tokens": 1,'
+        b' "output_tokens": 1}]',  # no row names a provider
+        b'{"timestamp": "2026-10-01T12:00:00Z", "model": "gpt-4o", "input_tokens": 1,'
+        b' "output_tokens": 1}\n',
+    ],
+)
+async def test_a_batch_without_one_valid_row_is_a_report_not_a_500(resources, body):
+    """Every row invalid used to fail the whole request (a column of nulls took no type)."""
+    report = await service.import_bytes(resources, org(), body, format="canonical")
+    assert (report.accepted, report.duplicates) == (0, 0)
+    assert report.rejected == len(report.errors) >= 1
+    assert {e.field for e in report.errors} <= {"timestamp", "provider"}
+    assert report.as_dict()["errors"][0]["message"] == "is required"
+
+
+STRING_FIELDS_SENT = ("provider", "model", "status", "finish_reason", "service_tier",
+                      "request_id", "project", "feature", "end_user", "request_fingerprint",
+                      "prefix_fingerprint")  # fmt: skip
+
+
+@pytest.mark.parametrize("shape", ["array", "ndjson", "csv"])
+async def test_a_nul_in_any_string_field_is_that_rows_error_and_the_rest_is_kept(
+    resources, shape
+):
+    """Analytics labels flow into the reports the SQL tier stores, where PostgreSQL cannot hold
+    a NUL: such a row is refused with its field named, whichever path reads the input."""
+    good = rec(request_id="kept", project="p")
+    bad = [
+        rec(**{"request_id": f"bad-{name}", name: f"x\x00{name}"}) for name in STRING_FIELDS_SENT
+    ]
+    if shape == "array":
+        body = json.dumps([good, *bad]).encode()
+    elif shape == "ndjson":
+        body = _ndjson(good, *bad)
+    else:
+        header = list(good) + [n for n in STRING_FIELDS_SENT if n not in good]
+        lines = [",".join(header)] + [
+            ",".join(str(r.get(h, "")) for h in header) for r in [good, *bad]
+        ]
+        body = "\n".join(lines).encode() + b"\n"
+    org_id = org()
+    report = await service.import_bytes(resources, org_id, body, format="canonical")
+    assert (report.accepted, report.rejected) == (1, len(bad))
+    assert [e.field for e in report.errors] == list(STRING_FIELDS_SENT)
+    assert {e.message for e in report.errors} == {"must not contain a NUL character (U+0000)"}
+    assert [r["request_id"] for r in await stored(resources, org_id)] == ["kept"]
+
+
+async def test_a_metadata_object_holding_a_nul_is_kept_as_escaped_json(resources):
+    org_id = org()
+    report = await service.ingest_records(
+        resources, org_id, [rec(request_id="m", metadata={"note": "a\x00b"})], source="api"
+    )
+    assert (report.accepted, report.rejected) == (1, 0)
+    (row,) = await stored(resources, org_id)
+    assert "\x00" not in row["metadata"] and json.loads(row["metadata"]) == {"note": "a\x00b"}
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "9999-12-31T23:00:00-05:00",  # converting to UTC overflows datetime
+        "0001-01-01T00:00:00+05:00",
+        "1969-12-31T23:59:59Z",
+        "2201-01-01T00:00:00Z",
+    ],
+)
+async def test_a_timestamp_outside_1970_to_2200_is_that_rows_error(resources, timestamp):
+    records = [rec(request_id="bad", timestamp=timestamp), rec(request_id="ok")]
+    for body in (json.dumps(records).encode(), _ndjson(*records)):
+        report = await service.import_bytes(resources, org(), body, format="canonical")
+        assert (report.accepted, report.rejected) == (1, 1), report.as_dict()
+        assert report.errors[0].field == "timestamp"

@@ -18,6 +18,7 @@ from tokenomist.analyst.schemas import MessageOut, RunAccepted, RunCreate, RunOu
 from tokenomist.analyst.tools import TOOLS
 from tokenomist.auth.dependencies import CurrentUser
 from tokenomist.kit.errors import Unprocessable
+from tokenomist.kit.hygiene import INT64_MAX
 from tokenomist.kit.resources import ResourcesDep
 from tokenomist.realtime.protocol import ErrorCode, events_expired_message
 
@@ -67,9 +68,10 @@ def _after_seq(last_event_id: str | None) -> int:
         value = int(last_event_id)
     except ValueError:
         value = -1
-    if value < 0:
+    if not 0 <= value <= INT64_MAX:  # past 64 bits no event store takes it (Redis stream ids)
         raise Unprocessable(
-            "Last-Event-ID must be the seq (a non-negative integer) of the last event received",
+            "Last-Event-ID must be the seq (a non-negative 64-bit integer) of the last event "
+            "received",
             details=[{"field": "Last-Event-ID", "message": f"got {last_event_id!r}"}],
         )
     return value

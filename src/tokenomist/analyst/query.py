@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tokenomist.kit.hygiene import EARLIEST_DATE
+
 # Dimensions a question may group or filter by (the usage summary's group_by, DESIGN §4).
 DIMENSIONS: tuple[str, ...] = ("model", "provider", "project", "feature", "end_user", "day")
 FILTER_COLUMNS: tuple[str, ...] = ("provider", "model", "project", "feature", "end_user")
@@ -74,7 +76,10 @@ class Window:
 
     @classmethod
     def last(cls, days: float, end: datetime, label: str, anchor: str) -> Window:
-        return cls(end - timedelta(days=days), end, label, anchor)
+        # "the last 999999999 days" reaches past what datetime (and the analytics tier's
+        # DateTime64) holds: such a window starts at the earliest date the service takes.
+        reach = (end - EARLIEST_DATE).total_seconds() / 86400
+        return cls(end - timedelta(days=max(min(days, reach), 0)), end, label, anchor)
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,12 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from tokenomist.analyst.context import RunStatus
+from tokenomist.kit.hygiene import CleanInput
 
 MAX_QUESTION_CHARS = 4000
 
 
-class RunCreate(BaseModel):
+class RunCreate(CleanInput):
     message: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     thread_id: str | None = Field(None, min_length=1, max_length=64)
 

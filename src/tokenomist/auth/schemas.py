@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from tokenomist.kit.hygiene import CleanInput
+
 Scope = Literal["ingest", "read"]
 
 
@@ -41,23 +43,23 @@ def checked_email(value: str) -> str:
 Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(checked_email)]
 
 
-class RegisterIn(BaseModel):
+class RegisterIn(CleanInput):
     email: Email
     password: str = Field(max_length=4096)
     name: str | None = Field(default=None, max_length=200)
 
 
-class LoginIn(BaseModel):
+class LoginIn(CleanInput):
     # Not shape-checked: a malformed email simply matches no account (same 401 as any other).
     email: str = Field(max_length=320)
     password: str = Field(max_length=4096)
 
 
-class RefreshIn(BaseModel):
+class RefreshIn(CleanInput):
     refresh_token: str = Field(max_length=8192)
 
 
-class ValidateIn(BaseModel):
+class ValidateIn(CleanInput):
     token: str | None = Field(default=None, max_length=8192)
 
 
@@ -93,7 +95,7 @@ class ValidateOut(BaseModel):
     expires_at: datetime
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(CleanInput):
     name: str = Field(min_length=1, max_length=200)
     scopes: list[Scope] = Field(min_length=1)
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, Union
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from tokenomist.kit.hygiene import CleanInput
+
 SUBPROTOCOL = "tokenomist.v1"
 PROTOCOL_VERSION = "1"
 BEARER_PREFIX = "bearer."  # Sec-WebSocket-Protocol entry carrying the access JWT
@@ -85,7 +87,8 @@ def utc_now_iso() -> str:
 # --- client → server -----------------------------------------------------------------------
 
 
-class _ClientFrame(BaseModel):
+class _ClientFrame(CleanInput):
+    # CleanInput: frame strings reach SQL (thread and run lookups, stored messages).
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
 

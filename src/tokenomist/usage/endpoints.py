@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from tokenomist.auth.dependencies import Principal, require_scope
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
+from tokenomist.kit.hygiene import InRangeDatetime
 from tokenomist.usage import formats, service
 from tokenomist.usage import openapi as docs
 from tokenomist.usage.formats import ImportOptions, otlp
@@ -217,8 +218,8 @@ def _filters(**values: list[str]) -> dict[str, list[str]]:
 async def usage_summary(
     request: Request,
     principal: ReadPrincipal,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: Annotated[datetime | None, Query()] = None,
+    from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
+    to: Annotated[InRangeDatetime | None, Query()] = None,
     group_by: Annotated[
         list[GroupBy], Query(description="one or two dimensions; with two, keys are lists")
     ] = [],  # noqa: B006 - FastAPI copies the default

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tokenomist.kit.analytics import USAGE_SCHEMA
+from tokenomist.kit.hygiene import DATE_RANGE_TEXT
 from tokenomist.usage.pricing import PROVIDER_ALIASES, SERVICE_TIERS, Pricer
 
 MAX_TOKENS_PER_CALL = 10_000_000  # above this a token count is a unit mistake, not a call
@@ -28,6 +29,7 @@ MAX_FUTURE = timedelta(days=1)  # clock skew allowance
 EARLIEST = datetime(2015, 1, 1, tzinfo=UTC)
 MAX_ID_LEN = 256
 MAX_LABEL_LEN = 256
+NUL_MESSAGE = "must not contain a NUL character (U+0000)"
 TOKEN_FIELDS = (
     "input_tokens",
     "output_tokens",
@@ -117,7 +119,12 @@ def parse_timestamp(value: Any) -> datetime:
             raise RowInvalid("timestamp", f"{value!r} is not an ISO-8601 timestamp") from exc
     else:
         raise RowInvalid("timestamp", "is required")
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    try:
+        return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:
+        # 9999-12-31T23:00-05:00 is past what datetime holds once in UTC. Dates that convert
+        # meet validate()'s window (2015 to tomorrow), inside kit.hygiene's 1970-2200.
+        raise RowInvalid("timestamp", f"must be {DATE_RANGE_TEXT}, got {value!r}") from None
 
 
 _INT64 = range(-(2**63), 2**63)
@@ -263,7 +270,11 @@ def _by_value(col: Any, fn) -> Any:
 
 def _normalise_provider(values: pa.Array) -> pa.Array:
     names = pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist()
-    return pa.array([PROVIDER_ALIASES.get(v, v) if v is not None else None for v in names])
+    # Typed: a batch where no row names a provider would otherwise infer a null column, and
+    # the rows kept beside the errors would no longer be RAW_SCHEMA.
+    return pa.array(
+        [PROVIDER_ALIASES.get(v, v) if v is not None else None for v in names], pa.string()
+    )
 
 
 def _normalise_status(values: pa.Array) -> pa.Array:
@@ -314,6 +325,10 @@ def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table,
         "timestamp",
         "is before 2015-01-01",
     )
+    # A NUL is never part of a label, and labels flow into the reports and messages the SQL
+    # tier stores (PostgreSQL text cannot hold U+0000): such a row is refused, the rest kept.
+    for name in STRING_FIELDS:
+        rule(pc.match_substring(table.column(name), "\x00"), name, NUL_MESSAGE)
     for name in ("provider", "model"):
         col = _by_value(table.column(name), pc.utf8_trim_whitespace)
         rule(pc.or_kleene(pc.is_null(col), pc.equal(col, "")), name, "is required")

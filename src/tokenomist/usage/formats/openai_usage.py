@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from tokenomist.kit.hygiene import DATE_RANGE_TEXT, EARLIEST_DATE, END_OF_DATES
 from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char
 from tokenomist.usage.records import (
     Parsed,
@@ -73,11 +74,14 @@ def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, A
     if start is None:
         raise RowInvalid("start_time", "is required")
     for name, value in (("start_time", start), ("end_time", end)):
-        try:
-            if value is not None:
-                datetime.fromtimestamp(value, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            raise RowInvalid(name, f"is not a usable Unix time, got {bucket.get(name)!r}") from None
+        if value is None:
+            continue
+        # Within 1970-2200, so the bucket's spread (up to start + 1 day) stays a datetime too.
+        usable = EARLIEST_DATE.timestamp() <= value < END_OF_DATES.timestamp()
+        if not usable:
+            raise RowInvalid(
+                name, f"is not a Unix time {DATE_RANGE_TEXT}, got {bucket.get(name)!r}"
+            )
     end = end if end is not None and end > start else start + 86400
     model = result.get("model")
     if not model:
