@@ -15,6 +15,7 @@ from starlette.routing import Route
 from tokenomist.analyst import service as analyst_service
 from tokenomist.auth.dependencies import CurrentUser, Principal, require_scope
 from tokenomist.interop import agui, focus
+from tokenomist.interop.agui import CleanRunAgentInput
 from tokenomist.interop.mcp import McpEndpoint
 from tokenomist.kit.errors import NotFound, Unprocessable
 from tokenomist.kit.resources import Resources, ResourcesDep
@@ -69,7 +70,7 @@ async def _our_run(resources: Resources, principal: Principal, body: RunAgentInp
 
 @router.post("/api/v1/agui", response_model=None)
 async def agui_run(
-    body: RunAgentInput,
+    body: CleanRunAgentInput,
     resources: ResourcesDep,
     principal: CurrentUser,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
