@@ -33,6 +33,7 @@ from tokenomist.kit.netdiag import classify, mask_url
 from tokenomist.settings import Settings
 
 if TYPE_CHECKING:
+    from tokenomist.alerts.lifecycle import AlertEngine
     from tokenomist.analyst.llm.base import LLMProvider
     from tokenomist.analyst.service import RunManager
     from tokenomist.interop.mcp import McpService
@@ -67,6 +68,7 @@ class Resources:
     llm: LLMProvider | None = None
     runs: RunControl | None = None
     mcp: McpService | None = None  # interop: the MCP server's session manager
+    alerts: AlertEngine | None = None  # alerts: the budget evaluator and delivery loop
 
     @property
     def database_url(self) -> str:
