@@ -133,7 +133,8 @@ async def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertListOut:
     """The org's alert events, newest first, each with its deliveries and their attempts."""
-    return AlertListOut(items=await service.list_alerts(session, principal.org_id, limit))
+    items = await service.list_alerts(session, principal.org_id, limit)
+    return AlertListOut.model_validate({"items": items}, from_attributes=True)
 
 
 @router.get(

@@ -14,11 +14,11 @@ Status = Literal["ok", "warning", "exceeded", "forecast_exceeded"]
 class Scope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    provider: str | None = Field(None, min_length=1, max_length=200)
-    model: str | None = Field(None, min_length=1, max_length=200)
-    project: str | None = Field(None, min_length=1, max_length=200)
-    feature: str | None = Field(None, min_length=1, max_length=200)
-    end_user: str | None = Field(None, min_length=1, max_length=200)
+    provider: str | None = Field(default=None, min_length=1, max_length=200)
+    model: str | None = Field(default=None, min_length=1, max_length=200)
+    project: str | None = Field(default=None, min_length=1, max_length=200)
+    feature: str | None = Field(default=None, min_length=1, max_length=200)
+    end_user: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 def _thresholds(values: list[float] | None) -> list[float] | None:
@@ -83,13 +83,13 @@ class BudgetIn(BaseModel):
 class BudgetPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
     scope: Scope | None = None
     period: Period | None = None
-    amount_usd: float | None = Field(None, gt=0, le=1e12)
-    thresholds: list[float] | None = Field(None, max_length=20)
+    amount_usd: float | None = Field(default=None, gt=0, le=1e12)
+    thresholds: list[float] | None = Field(default=None, max_length=20)
     forecast_alert: bool | None = None
-    channel_ids: list[str] | None = Field(None, max_length=20)
+    channel_ids: list[str] | None = Field(default=None, max_length=20)
 
     _check = field_validator("thresholds")(classmethod(lambda cls, v: _thresholds(v)))
 

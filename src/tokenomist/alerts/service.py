@@ -89,7 +89,7 @@ async def _check_channels(session: AsyncSession, org_id: str, ids: list[str]) ->
             f"unknown alert channel{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
             code="validation_error",
             details=[
-                {"field": f"body.channel_ids[{ids.index(u)}]", "message": "no such channel"}
+                {"field": f"channel_ids.{ids.index(u)}", "message": "no such channel"}
                 for u in unknown
             ],
         )
