@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -94,36 +95,12 @@ def project(
         left.append((cursor.date(), (nxt - cursor).total_seconds() / 86400))
         cursor = nxt
     n = len(values)
-    if n >= WEEKDAY_MIN_DAYS:
-        method = "weekday_run_rate"
-        by_wd: dict[int, list[float]] = {}
-        for d, v in values.items():
-            by_wd.setdefault(d.weekday(), []).append(v)
-        means = {wd: statistics.fmean(vs) for wd, vs in by_wd.items()}
-        residuals = [v - means[d.weekday()] for d, v in values.items()]
-        rate = lambda d: means.get(d.weekday(), 0.0)  # noqa: E731
-        sigma = statistics.pstdev(residuals)
-        basis = f"mean spend of the same weekday over the last {n} days"
-    elif n >= 1:
-        method = "run_rate"
-        mean = statistics.fmean(values.values())
-        rate = lambda d: mean  # noqa: E731
-        sigma = statistics.pstdev(values.values()) if n > 1 else mean
-        basis = f"mean daily spend over the last {n} day{'s' if n > 1 else ''}"
-    else:
-        elapsed = (now - datetime(now.year, now.month, now.day, tzinfo=UTC)).total_seconds()
-        today_rate = spent_today / (elapsed / 86400) if elapsed >= 3600 else 0.0
-        method = "today_run_rate" if today_rate else "no_data"
-        rate = lambda d: today_rate  # noqa: E731
-        sigma = today_rate
-        basis = (
-            "today's spend so far, extrapolated (no earlier day has data)"
-            if today_rate
-            else "no usage before now to extrapolate from"
-        )
+    method, rate, sigma, samples, basis = _rates(values, now, spent_today)
     remainder = sum(rate(d) * f for d, f in left)
     days_left = sum(f for _, f in left)
-    half = Z * sigma * math.sqrt(days_left)
+    # Daily noise over the days left, plus the error of the rate itself (estimated from
+    # ``samples`` days, and shared by every day left).
+    half = Z * sigma * math.sqrt(days_left + days_left**2 / samples)
     if n < FEW_DAYS:
         half = max(half, remainder)
         basis += f"; interval widened: only {n} whole day{'s' if n != 1 else ''} of history"
@@ -140,6 +117,36 @@ def project(
     )
 
 
+def _rates(
+    values: dict[date, float], now: datetime, spent_today: float
+) -> tuple[str, Callable[[date], float], float, int, str]:
+    """The method, its daily rate, the daily noise, the days behind the rate, in words."""
+    n = len(values)
+    if n >= WEEKDAY_MIN_DAYS:
+        by_wd: dict[int, list[float]] = {}
+        for d, v in values.items():
+            by_wd.setdefault(d.weekday(), []).append(v)
+        means = {wd: statistics.fmean(vs) for wd, vs in by_wd.items()}
+        squares = sum((v - means[d.weekday()]) ** 2 for d, v in values.items())
+        sigma = math.sqrt(squares / max(1, n - len(means)))  # one mean fitted per weekday
+        return (
+            "weekday_run_rate", lambda d: means.get(d.weekday(), 0.0), sigma,
+            min(len(vs) for vs in by_wd.values()),
+            f"mean spend of the same weekday over the last {n} days",
+        )  # fmt: skip
+    if n >= 1:
+        mean = statistics.fmean(values.values())
+        sigma = statistics.stdev(values.values()) if n > 1 else mean
+        basis = f"mean daily spend over the last {n} day{'s' if n > 1 else ''}"
+        return "run_rate", lambda d: mean, sigma, n, basis
+    elapsed = (now - datetime(now.year, now.month, now.day, tzinfo=UTC)).total_seconds()
+    today_rate = spent_today / (elapsed / 86400) if elapsed >= 3600 else 0.0
+    if not today_rate:
+        return "no_data", lambda d: 0.0, 0.0, 1, "no usage before now to extrapolate from"
+    basis = "today's spend so far, extrapolated (no earlier day has data)"
+    return "today_run_rate", lambda d: today_rate, today_rate, 1, basis
+
+
 async def forecast(usage: OrgAnalytics, scope: dict, period: str, now: datetime) -> Forecast:
     start, end = period_window(period, now)
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
@@ -147,3 +154,42 @@ async def forecast(usage: OrgAnalytics, scope: dict, period: str, now: datetime)
     spent_today = await spent(usage, scope, today, today + timedelta(days=1))
     history = await daily_history(usage, scope, today)
     return project(now, start, end, spent_usd, spent_today, history)
+
+
+@dataclass
+class BacktestPoint:
+    cut: date
+    forecast_usd: float
+    low_usd: float
+    high_usd: float
+    actual_usd: float
+
+    @property
+    def inside(self) -> bool:
+        return self.low_usd <= self.actual_usd <= self.high_usd
+
+
+def backtest(daily: dict[date, float], period: str) -> list[BacktestPoint]:
+    """Forecast each fully observed period from every midnight inside it, as ``forecast``
+    would have then (data before the cut only), against what the period really spent."""
+    if not daily:
+        return []
+    first, last = min(daily), max(daily)
+    points = []
+    day = first + timedelta(days=1)
+    while day <= last:
+        cut = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        start, end = period_window(period, cut)
+        if start.date() >= first and (end.date() - timedelta(days=1)) <= last:
+            days_in = [start.date() + timedelta(days=i) for i in range((end - start).days)]
+            actual = sum(daily.get(d, 0.0) for d in days_in)
+            spent_usd = sum(daily.get(d, 0.0) for d in days_in if d < day)
+            history = {
+                d: v for d, v in daily.items() if day - timedelta(days=HISTORY_DAYS) <= d < day
+            }
+            fc = project(cut, start, end, spent_usd, 0.0, history)
+            points.append(
+                BacktestPoint(day, fc.forecast_usd, fc.low_usd, fc.high_usd, round(actual, 6))
+            )
+        day += timedelta(days=1)
+    return points
