@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from tests.alerts.conftest import ingest, records, signed_by, webhook
 from tests.support.servers import live_server
+from tests.usage.conftest import account
 from tokenomist.alerts import lifecycle, service
 
 
@@ -136,3 +137,27 @@ async def test_only_the_lock_holder_evaluates_on_postgresql(
         await other.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": lifecycle.LOCK_KEY})
     cycle = await resources.alerts.run_cycle()
     assert (cycle.led, cycle.fired, cycle.delivered) == (True, 1, 1)
+
+
+async def test_a_receiver_that_never_answers_2xx_is_given_up_after_max_attempts(
+    make_settings, sql_backend, receiver
+):
+    receiver.fail_first = 1_000
+    settings = make_settings(
+        sql=sql_backend, alerts_retry_base_s=0.01, alerts_eval_interval_s=3600,
+        alerts_max_attempts=3,
+    )  # fmt: skip
+    async with live_server(settings) as srv, httpx.AsyncClient(base_url=srv.url) as client:
+        user = await account(client)
+        unit = await _calibrate(client, user)
+        channel = await webhook(client, user, receiver.url)
+        await _budget(client, user, unit, channel["id"], thresholds=[1.0])
+        await ingest(client, user, records(2))
+        await receiver.wait_for(3)
+        await srv.resources.alerts.run_cycle()  # the cycle that recorded the third is over
+        await srv.resources.alerts.run_cycle()
+        (alert,) = await _alerts(client, user)
+        (d,) = alert["deliveries"]
+        assert (d["status"], d["attempts"], d["next_attempt_at"]) == ("failed", 3, None)
+        assert d["last_error"] == "HTTP 500"
+        assert len(receiver.requests) == 3
