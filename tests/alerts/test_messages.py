@@ -32,7 +32,6 @@ def test_webhook_body_is_the_event_signed_with_the_channel_secret() -> None:
 def test_slack_gets_a_sentence_with_the_figures() -> None:
     body, headers = request_for(EVENT, AlertChannel(kind="slack", url="http://x/"))
     assert json.loads(body) == {
-        "text": ":warning: Budget *app monthly* passed 80% of $1,000.00 this month: "
-        "$812.50 spent."
+        "text": ":warning: Budget *app monthly* passed 80% of $1,000.00 this month: $812.50 spent."
     }
     assert "X-Tokenomist-Signature" not in headers
