@@ -49,6 +49,9 @@ class AlertEngine:
         """Evaluate every budget, then deliver what is due — if this instance leads."""
         async with self._local, self._leader() as led:
             if not led:
+                # The leader delivers; waiting a full interval keeps a due retry from making
+                # this instance spin on the lock.
+                self._next_due = None
                 return Cycle(led=False)
             fired = await service.evaluate_all(self.resources)
             delivered = await service.deliver_due(self.resources)

@@ -54,20 +54,17 @@ async def get_channel(session: AsyncSession, org_id: str, channel_id: str) -> Al
 async def test_channel(
     resources: Resources, session: AsyncSession, org_id: str, channel_id: str
 ) -> dict[str, Any]:
-    """A ``channel.test`` event, tried once now; if that fails it is retried like any other."""
+    """A ``channel.test`` event, tried once now; if that fails it is retried like any other.
+    The send comes before any write, so no database lock is held across the network call."""
     channel = await get_channel(session, org_id, channel_id)
     now = now_utc()
     event = AlertEvent(
-        id=new_id(),
-        created_at=now,
-        org_id=org_id,
-        type="channel.test",
-        dedup_key=None,
+        id=new_id(), created_at=now, org_id=org_id, type="channel.test", dedup_key=None,
         data={"channel_id": channel.id, "message": "test"},
-    )
-    deliveries = await repository.add_event(session, event, [channel.id], now) or []
+    )  # fmt: skip
     async with _client(resources) as client:
         outcome = await delivery.send(client, event, channel)
+    deliveries = await repository.add_event(session, event, [channel.id], now) or []
     session.add(delivery.record(deliveries[0], outcome, now_utc(), resources.settings))
     await session.flush()
     return {
