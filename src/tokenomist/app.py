@@ -187,6 +187,10 @@ def _domain_routers() -> list:
     from tokenomist.interop import endpoints as interop_endpoints
 
     routers.append(interop_endpoints.router)
+    # --- alerts ---
+    from tokenomist.alerts import endpoints as alerts_endpoints
+
+    routers.append(alerts_endpoints.router)
     # --- web ---
     from tokenomist.web import endpoints as web_endpoints
 
@@ -213,4 +217,8 @@ def _domain_lifecycles() -> list:
     from tokenomist.interop import lifecycle as interop_lifecycle
 
     modules.append(interop_lifecycle)
+    # --- alerts ---
+    from tokenomist.alerts import lifecycle as alerts_lifecycle
+
+    modules.append(alerts_lifecycle)
     return modules

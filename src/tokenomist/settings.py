@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     ws_rate_window_s: float = 60.0
     ws_idle_timeout_s: float = 300.0  # no client frame and nothing followed → close 4408
     ws_max_connections_per_user: int = 20  # open sockets per user and instance; more → 1008
+    # --- alerts ---
+    alerts_eval_interval_s: float = 60.0  # budgets are also evaluated after each ingest
+    alerts_max_attempts: int = 8  # per delivery; then it is marked failed
+    alerts_retry_base_s: float = 30.0  # attempt n waits base·2^(n-1): 8 attempts ≈ 64 min
+    alerts_delivery_timeout_s: float = 10.0
     # --- verify ---
 
     @model_validator(mode="before")

@@ -11,7 +11,7 @@ from pathlib import Path
 import tokenomist
 
 ROOT = Path(tokenomist.__file__).parent
-DOMAINS = {"analyst", "auth", "discovery", "health", "realtime", "usage", "verify", "web"}
+DOMAINS = {"alerts", "analyst", "auth", "discovery", "health", "realtime", "usage", "verify", "web"}
 
 
 def _module_name(path: Path) -> str:

@@ -33,6 +33,7 @@ from tokenomist.kit.netdiag import classify, mask_url
 from tokenomist.settings import Settings
 
 if TYPE_CHECKING:
+    from tokenomist.alerts.lifecycle import AlertEngine
     from tokenomist.analyst.llm.base import LLMProvider
     from tokenomist.analyst.service import RunManager
     from tokenomist.interop.mcp import McpService
@@ -69,6 +70,7 @@ class Resources:
     runs: RunControl | None = None
     ws_slots: ConnectionSlots | None = None  # this instance's open sockets per user
     mcp: McpService | None = None  # interop: the MCP server's session manager
+    alerts: AlertEngine | None = None  # alerts: the budget evaluator and delivery loop
 
     @property
     def database_url(self) -> str:

@@ -102,6 +102,8 @@ async def ingest_parsed(
     backend = resources.analytics
     async with _org_lock(backend, org_id):
         stored = await repository.store(backend, org_id, stage)
+    if stored.inserted and resources.alerts is not None:
+        resources.alerts.poke()  # new spend: evaluate budgets now, not at the next tick
     all_errors = sorted(parsed.errors + errors, key=lambda e: e.index)
     report = IngestReport(
         accepted=stored.inserted,

@@ -1,0 +1,1 @@
+"""Budgets, alert channels, alert events and their delivery, spend forecasts."""
