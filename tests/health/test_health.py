@@ -101,7 +101,30 @@ async def test_dependency_slower_than_threshold_is_degraded(make_settings, pg_ur
     assert body["status"] == "degraded"
     db = body["checks"]["database"]
     assert db["status"] == "degraded" and db["latency_ms"] > 100
-    assert "above threshold" in db["detail"]
+    assert "answers slowly" in db["detail"] and "above the 100 ms threshold" in db["detail"]
+
+
+async def test_a_slow_database_is_degraded_with_one_round_trip_not_down(make_settings, pg_url):
+    # 0.7 s per round trip: a check timing checkout, pre-ping, BEGIN, prepare, execute and
+    # ROLLBACK (about six round trips) passed the 2 s "down" bound and answered 503.
+    proxy, via_proxy = await _pg_proxy(pg_url)
+    try:
+        settings = make_settings(
+            database_url=via_proxy, health_check_timeout_s=2.0, startup_timeout_s=30
+        )
+        async with live_server(settings) as srv:
+            proxy.delay_s = 0.35
+            r = await _ready(srv)
+    finally:
+        await proxy.stop()
+    body = r.json()
+    assert r.status_code == 200, body
+    db = body["checks"]["database"]
+    assert (body["status"], db["status"]) == ("degraded", "degraded"), db
+    # One round trip: at least the 700 ms the proxy adds, and below the "down" bound.
+    assert 700 <= db["latency_ms"] < 2000, db
+    assert f"answers slowly: {db['latency_ms']:.0f} ms per round trip" in db["detail"]
+    assert "down after 2s" in db["detail"]
 
 
 async def test_metrics_count_requests_and_dependency_latency(embedded_server):

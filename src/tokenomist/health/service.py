@@ -8,6 +8,7 @@ from typing import Any
 
 from tokenomist import __version__
 from tokenomist.health.checks import CheckResult, HealthStatus, overall, run_check
+from tokenomist.health.roundtrip import database_round_trip
 from tokenomist.kit import db
 from tokenomist.kit.resources import Resources
 
@@ -27,9 +28,10 @@ async def check_all(res: Resources) -> dict[str, CheckResult]:
         run_check(
             "database",
             db.backend_name(res.database_url),
-            lambda: db.ping(res.engine),
+            lambda: database_round_trip(res.engine, setup_s=s.startup_timeout_s, bound_s=timeout),
             threshold_ms=threshold("database"),
             timeout_s=timeout,
+            setup_s=s.startup_timeout_s,
         ),
         run_check(
             "cache",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import structlog
 from fastapi import Depends
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
@@ -111,7 +112,7 @@ async def _within(name: str, url: str, bound_s: float, step: Awaitable[T]) -> T:
         return await asyncio.wait_for(step, timeout=bound_s)
     except TimeoutError as exc:
         raise StartupError(
-            f"startup failed: {name} at {mask_url(url)} unreachable: no answer within {bound_s:g}s"
+            f"startup failed: {name} at {mask_url(url)} {await _silent_or_slow(url, bound_s)}"
         ) from exc
     except StartupError:
         raise
@@ -119,6 +120,43 @@ async def _within(name: str, url: str, bound_s: float, step: Awaitable[T]) -> T:
         raise StartupError(
             f"startup failed: {name} at {mask_url(url)} unreachable: {classify(exc).message}"
         ) from exc
+
+
+async def postgres_answers_in(host: str, port: int, bound_s: float) -> float | None:
+    """Milliseconds PostgreSQL takes to answer one protocol message (an SSLRequest, answered
+    with one byte), or None when it does not answer within ``bound_s``. Tells a slow server
+    from a silent one when a whole connection did not fit the start-up bound."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), bound_s)
+    except (OSError, TimeoutError):
+        return None
+    try:
+        start = time.perf_counter()
+        writer.write((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(1), bound_s)
+        return (time.perf_counter() - start) * 1000 if reply in (b"S", b"N") else None
+    except (OSError, TimeoutError):
+        return None
+    finally:
+        writer.close()
+
+
+async def _silent_or_slow(url: str, bound_s: float) -> str:
+    """A step that did not finish in time: a PostgreSQL that answers one protocol message is
+    slow, not unreachable, and the fix differs (the network path or the bound, not the host)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # a chdb:// path or an http URL: nothing protocol-level to ask
+        return f"does not answer: no answer within {bound_s:g}s"
+    if parsed.get_backend_name().startswith("postgres"):
+        ms = await postgres_answers_in(parsed.host or "127.0.0.1", parsed.port or 5432, bound_s)
+        if ms is not None:
+            return (
+                f"answers slowly ({ms:.0f} ms per round trip): start-up did not finish within "
+                f"{bound_s:g}s; fix the network path or raise TOKENOMIST_STARTUP_TIMEOUT_S"
+            )
+    return f"does not answer: no answer within {bound_s:g}s"
 
 
 async def open_resources(settings: Settings) -> Resources:
