@@ -27,6 +27,8 @@ class CheckResult:
     latency_ms: float
     error: Cause | None = None
     detail: str | None = None
+    # The schema version the code needs and the one the store has: {"current", "head"}.
+    schema: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -38,6 +40,8 @@ class CheckResult:
             out["error"] = self.error.as_dict()
         if self.detail:
             out["detail"] = self.detail
+        if self.schema is not None:
+            out["schema"] = self.schema
         return out
 
 

@@ -159,6 +159,20 @@ async def _silent_or_slow(url: str, bound_s: float) -> str:
     return f"does not answer: no answer within {bound_s:g}s"
 
 
+async def _sql_schema(settings: Settings, engine: AsyncEngine, url: str, bound: float) -> None:
+    """Migrate when allowed; then the database must be at the code's Alembic head, or start-up
+    stops with one line saying so (not later, inside the first domain query)."""
+    from tokenomist.kit.migrations import schema_state, upgrade
+
+    name = "PostgreSQL" if db.backend_name(url) == "postgresql" else "SQLite"
+    if settings.auto_migrate:
+        await _within("SQL migrations", url, max(bound, 60), upgrade(engine))
+    state = await _within(name, url, bound, schema_state(engine))
+    problem = state.problem()
+    if problem is not None:
+        raise StartupError(f"startup failed: {name} at {mask_url(url)}: {problem}")
+
+
 async def open_resources(settings: Settings) -> Resources:
     bound = settings.startup_timeout_s
     try:
@@ -192,10 +206,7 @@ async def open_resources(settings: Settings) -> Resources:
             bound,
             db.ping(engine),
         )
-        if settings.auto_migrate:
-            from tokenomist.kit.migrations import upgrade
-
-            await _within("SQL migrations", db_url, max(bound, 60), upgrade(engine))
+        await _sql_schema(settings, engine, db_url, bound)
 
         ch_url = settings.clickhouse_url or f"chdb://{settings.chdb_path}"
         ch_name = "ClickHouse" if settings.clickhouse_url else "chDB"
