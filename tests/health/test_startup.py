@@ -241,3 +241,17 @@ def test_debugging_a_start_up_failure_shows_the_traceback(tmp_path, args, env):
     out = proc.stdout + proc.stderr
     assert "startup failed: " in out
     assert "Traceback (most recent call last)" in out and "NotADirectoryError" in out
+
+
+def test_a_reachable_redis_rejecting_the_password_is_authentication_failed_not_unreachable(
+    tmp_path, redis_url
+):
+    host_port = redis_url.split("//")[1].split("/")[0]
+    wrong = f"redis://nobody-startup:wrong-pass@{host_port}/15"
+    env = {"TOKENOMIST_REDIS_URL": wrong, "TOKENOMIST_STARTUP_TIMEOUT_S": "60"}
+    with server_process(env, tmp_path) as srv:
+        out = srv.output()
+    [line] = [ln for ln in out.splitlines() if "startup.cache_degraded" in ln]
+    assert f"Redis at redis://nobody-startup:***@{host_port}/15 authentication failed: " in line
+    assert "unreachable" not in line and "wrong-pass" not in line
+    assert "serving on in-process cache" in line

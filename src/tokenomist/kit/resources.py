@@ -117,9 +117,15 @@ async def _within(name: str, url: str, bound_s: float, step: Awaitable[T]) -> T:
     except StartupError:
         raise
     except Exception as exc:
-        raise StartupError(
-            f"startup failed: {name} at {mask_url(url)} unreachable: {classify(exc).message}"
-        ) from exc
+        raise StartupError(f"startup failed: {name} at {mask_url(url)} {_said(exc)}") from exc
+
+
+def _said(exc: BaseException) -> str:
+    """What the dependency said, worded by kind: one that answered and refused the
+    credentials (or the TLS handshake) was reachable; calling it "unreachable" sends the
+    operator to the network instead of the password."""
+    cause = classify(exc)
+    return cause.message if cause.kind in ("auth", "tls") else f"unreachable: {cause.message}"
 
 
 async def postgres_answers_in(host: str, port: int, bound_s: float) -> float | None:
@@ -229,7 +235,7 @@ async def open_resources(settings: Settings) -> Resources:
         try:
             await asyncio.wait_for(cache.ping(), timeout=bound)
         except Exception as exc:
-            line = f"Redis at {mask_url(settings.redis_url)} unreachable: {classify(exc).message}"
+            line = f"Redis at {mask_url(settings.redis_url)} {_said(exc)}"
             if settings.startup_require_cache:
                 raise StartupError(f"startup failed: {line}") from exc
             log.warning("startup.cache_degraded", detail=line + "; serving on in-process cache")
