@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 
 from tests.support.servers import free_port, live_server
 from tests.support.tcpproxy import TcpProxy
+from tokenomist.kit.analytics import SCHEMA_STEPS
+from tokenomist.kit.migrations import head_revision
 
 
 async def _ready(srv) -> httpx.Response:
@@ -39,6 +41,10 @@ async def test_all_healthy_names_each_backend(make_settings, sql, cache):
     }
     assert all(c["status"] == "healthy" and c["latency_ms"] >= 0 for c in body["checks"].values())
     assert body["environment"] == "test" and body["version"]
+    # Each store says the schema version the code needs and the one it has (here: the same).
+    head, step = head_revision(), max(v for v, _, _ in SCHEMA_STEPS)
+    assert body["checks"]["database"]["schema"] == {"current": head, "head": head}
+    assert body["checks"]["analytics"]["schema"] == {"current": step, "head": step}
     assert alias.status_code == 200 and alias.json()["checks"].keys() == body["checks"].keys()
 
 
