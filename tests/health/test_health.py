@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 
 from tests.support.servers import free_port, live_server
 from tests.support.tcpproxy import TcpProxy
+from tokenomist.kit.analytics import SCHEMA_STEPS
+from tokenomist.kit.migrations import head_revision
 
 
 async def _ready(srv) -> httpx.Response:
@@ -39,6 +41,10 @@ async def test_all_healthy_names_each_backend(make_settings, sql, cache):
     }
     assert all(c["status"] == "healthy" and c["latency_ms"] >= 0 for c in body["checks"].values())
     assert body["environment"] == "test" and body["version"]
+    # Each store says the schema version the code needs and the one it has (here: the same).
+    head, step = head_revision(), max(v for v, _, _ in SCHEMA_STEPS)
+    assert body["checks"]["database"]["schema"] == {"current": head, "head": head}
+    assert body["checks"]["analytics"]["schema"] == {"current": step, "head": step}
     assert alias.status_code == 200 and alias.json()["checks"].keys() == body["checks"].keys()
 
 
@@ -101,7 +107,30 @@ async def test_dependency_slower_than_threshold_is_degraded(make_settings, pg_ur
     assert body["status"] == "degraded"
     db = body["checks"]["database"]
     assert db["status"] == "degraded" and db["latency_ms"] > 100
-    assert "above threshold" in db["detail"]
+    assert "answers slowly" in db["detail"] and "above the 100 ms threshold" in db["detail"]
+
+
+async def test_a_slow_database_is_degraded_with_one_round_trip_not_down(make_settings, pg_url):
+    # 0.7 s per round trip: a check timing checkout, pre-ping, BEGIN, prepare, execute and
+    # ROLLBACK (about six round trips) passed the 2 s "down" bound and answered 503.
+    proxy, via_proxy = await _pg_proxy(pg_url)
+    try:
+        settings = make_settings(
+            database_url=via_proxy, health_check_timeout_s=2.0, startup_timeout_s=30
+        )
+        async with live_server(settings) as srv:
+            proxy.delay_s = 0.35
+            r = await _ready(srv)
+    finally:
+        await proxy.stop()
+    body = r.json()
+    assert r.status_code == 200, body
+    db = body["checks"]["database"]
+    assert (body["status"], db["status"]) == ("degraded", "degraded"), db
+    # One round trip: at least the 700 ms the proxy adds, and below the "down" bound.
+    assert 700 <= db["latency_ms"] < 2000, db
+    assert f"answers slowly: {db['latency_ms']:.0f} ms per round trip" in db["detail"]
+    assert "down after 2s" in db["detail"]
 
 
 async def test_metrics_count_requests_and_dependency_latency(embedded_server):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
+
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.support.servers import free_port, server_process
+from tests.support.tcpproxy import TcpProxy
 from tokenomist.kit.resources import StartupError, open_resources
 
 
@@ -30,6 +35,54 @@ async def test_unresolvable_postgres_is_dns(make_settings):
     )
     with pytest.raises(StartupError, match=r"PostgreSQL at .* unreachable: DNS lookup failed"):
         await open_resources(settings)
+
+
+async def test_a_slow_postgres_answers_slowly_with_its_figure_not_unreachable(
+    make_settings, pg_url
+):
+    # 1 s per round trip: connecting (several round trips) cannot fit a 2 s bound, but
+    # PostgreSQL does answer; the line says so, with the figure, and what to change.
+    url = make_url(pg_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432, delay_s=0.5)
+    port = await proxy.start()
+    try:
+        via = url.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        with pytest.raises(StartupError) as info:
+            await open_resources(make_settings(database_url=via, startup_timeout_s=2))
+    finally:
+        await proxy.stop()
+    line = str(info.value)
+    assert line.startswith(
+        f"startup failed: PostgreSQL at postgresql+asyncpg://postgres@127.0.0.1:{port}/"
+    )
+    found = re.search(r" answers slowly \((\d+) ms per round trip\): start-up did not finish", line)
+    assert found and int(found.group(1)) >= 1000, line
+    assert "raise TOKENOMIST_STARTUP_TIMEOUT_S" in line and "unreachable" not in line
+
+
+async def test_a_postgres_port_that_never_answers_does_not_answer(make_settings):
+    # A listener that accepts and then says nothing (a black-holed path, a hung server).
+    accepted: list[asyncio.StreamWriter] = []
+
+    async def _silent(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        accepted.append(w)
+
+    server = await asyncio.start_server(_silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        settings = make_settings(
+            database_url=f"postgresql+asyncpg://app@127.0.0.1:{port}/tk", startup_timeout_s=1
+        )
+        with pytest.raises(StartupError) as info:
+            await open_resources(settings)
+    finally:
+        for w in accepted:
+            w.close()
+        server.close()
+    assert str(info.value) == (
+        f"startup failed: PostgreSQL at postgresql+asyncpg://app@127.0.0.1:{port}/tk "
+        "does not answer: no answer within 1s"
+    )
 
 
 async def test_required_cache_can_be_enforced(make_settings):
@@ -188,3 +241,17 @@ def test_debugging_a_start_up_failure_shows_the_traceback(tmp_path, args, env):
     out = proc.stdout + proc.stderr
     assert "startup failed: " in out
     assert "Traceback (most recent call last)" in out and "NotADirectoryError" in out
+
+
+def test_a_reachable_redis_rejecting_the_password_is_authentication_failed_not_unreachable(
+    tmp_path, redis_url
+):
+    host_port = redis_url.split("//")[1].split("/")[0]
+    wrong = f"redis://nobody-startup:wrong-pass@{host_port}/15"
+    env = {"TOKENOMIST_REDIS_URL": wrong, "TOKENOMIST_STARTUP_TIMEOUT_S": "60"}
+    with server_process(env, tmp_path) as srv:
+        out = srv.output()
+    [line] = [ln for ln in out.splitlines() if "startup.cache_degraded" in ln]
+    assert f"Redis at redis://nobody-startup:***@{host_port}/15 authentication failed: " in line
+    assert "unreachable" not in line and "wrong-pass" not in line
+    assert "serving on in-process cache" in line

@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from tests.support.servers import ServerProcess
 from tests.support.tcpproxy import TcpProxy
@@ -97,3 +99,14 @@ def options(target: str, tmp_path: Path, **kw) -> VerifyOptions:
 
 def finding_about(doc: dict, subject: str) -> list[dict]:
     return [f for f in doc["findings"] if f["subject"] == subject]
+
+
+@pytest.fixture
+def empty_pg_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own with no tables at all (never migrated)."""
+    from tests.conftest import PG_ADMIN_URL, _pg_admin, run_sync
+
+    name = f"tk_empty_{uuid.uuid4().hex[:10]}"
+    run_sync(_pg_admin(f'CREATE DATABASE "{name}"'))
+    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    run_sync(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -96,7 +96,7 @@ def _proxied_pg(pg_url: str, proxy_port: int) -> str:
     )
 
 
-async def test_postgres_behind_a_slow_proxy_is_dependency_degraded(
+async def test_postgres_behind_a_slow_proxy_is_one_degraded_finding_with_its_figure(
     servers, tcp_proxy, pg_url: str, tmp_path: Path
 ) -> None:
     url = make_url(pg_url)
@@ -105,18 +105,39 @@ async def test_postgres_behind_a_slow_proxy_is_dependency_degraded(
         {
             "TOKENOMIST_DATABASE_URL": _proxied_pg(pg_url, proxy.port),
             "TOKENOMIST_HEALTH_LATENCY_THRESHOLD_MS": "100",
+            "TOKENOMIST_STARTUP_TIMEOUT_S": "60",
         }
     )
-    proxy.set(delay_s=0.06)  # each direction: a round trip now takes ≥ 120 ms
-    limits = gate.Thresholds(retries=0, dependency_latency_ms={"database": 100})
+    proxy.set(delay_s=0.1)  # each direction: one round trip now takes ≥ 200 ms
+    # A golden path makes many more than five queries: at 200 ms each it cannot finish in 1 s.
+    limits = gate.Thresholds(
+        retries=0, dependency_latency_ms={"database": 100}, time_to_completion_ms=1000
+    )
     doc = await verify(options(srv.url, tmp_path, thresholds=limits))
-    [finding] = finding_about(doc, "database")
-    assert (finding["class"], finding["signature"]) == ("dependency_degraded", "dependency_latency")
-    assert finding["affected"] == ["dependency.database"]
-    assert doc["dependencies"]["database"]["status"] == "degraded"
-    assert doc["dependencies"]["database"]["latency_ms"] >= 120
+    status = _status(doc)
+    # Slow is not down: /health/ready answered 200, and the database is degraded with its figure.
+    assert status["health.ready"] == "passed"
+    dep = doc["dependencies"]["database"]
+    assert dep["status"] == "degraded" and 200 <= dep["latency_ms"] < 2000, dep
+    assert "error" not in dep
+    assert status["golden_path"] == "passed" and status["golden_path.timing"] == "failed"
+    # One finding: the golden path's slowness joined the database's, none against "target".
+    [finding] = doc["findings"]
+    assert (finding["subject"], finding["class"], finding["signature"]) == (
+        "database",
+        "dependency_degraded",
+        "dependency_latency",
+    )
+    assert finding["affected"] == ["dependency.database", "golden_path.timing"]
+    first = finding["whys"][0]
+    assert f"latency {dep['latency_ms']:.0f} ms (threshold 100 ms)" in first["why"]
+    assert "while it was slow, 1 more check(s) failed" in first["why"]
+    assert first["evidence"].startswith("GET /health/ready → 200: checks.database = ")
+    assert '"status": "degraded"' in first["evidence"]
     assert finding["whys"][2]["evidence"].startswith("probe health_recheck(")
     assert doc["decision"] == "no_go"
+    reason = "critical check dependency.database failed (dependency_degraded)"
+    assert reason in doc["decision_reasons"]
 
 
 async def test_postgres_dropping_connections_is_one_failed_database_finding(

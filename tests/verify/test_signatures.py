@@ -8,11 +8,13 @@ import socket
 import time
 from pathlib import Path
 
+import asyncpg
 import httpx
 import jwt
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import QueuePool
 
 from tests.support.servers import free_port
@@ -288,3 +290,35 @@ def test_signature_table(signals: list[str], kind: str, sig: str, klass: str) ->
 def test_provided_token_rejected_without_a_working_fresh_token_is_not_a_secret_mismatch() -> None:
     sig, _ = classify_signals(["auth:provided_token_rejected", "auth.reason:bad_signature"], "auth")
     assert sig != "jwt_secret_mismatch"
+
+
+def test_real_sqlite_missing_table_is_migrations_not_applied() -> None:
+    engine = create_engine("sqlite://")
+    try:
+        with pytest.raises(Exception) as err, engine.connect() as conn:
+            conn.exec_driver_sql("UPDATE runs SET status = 'failed'")
+    finally:
+        engine.dispose()
+    assert "no such table: runs" in str(err.value)
+    assert classify_signals(exception_signals(err.value), "golden_path") == (
+        "schema_not_migrated",
+        "configuration",
+    )
+
+
+async def test_real_postgres_missing_relation_is_migrations_not_applied(pg_url: str) -> None:
+    u = make_url(pg_url)
+    conn = await asyncpg.connect(
+        host=u.host, port=u.port or 5432, user=u.username, database=u.database
+    )
+    try:
+        with pytest.raises(Exception) as err:
+            await conn.execute("SELECT 1 FROM no_such_relation_here")
+    finally:
+        await conn.close()
+    assert 'relation "no_such_relation_here" does not exist' in str(err.value)
+    # Even as the log line under an app's 500, it is configuration, not a product regression.
+    assert classify_signals([*exception_signals(err.value), "http:500"], "auth") == (
+        "schema_not_migrated",
+        "configuration",
+    )

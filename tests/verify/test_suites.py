@@ -124,6 +124,32 @@ def test_async_tests_that_never_ran_make_the_run_inconclusive_not_go(tmp_path: P
     d = gate.decide(result.checks, findings, gate.Thresholds(), suites=[result.summary()])
     assert (d.decision, d.exit_code) == ("inconclusive", 3)
     assert d.reasons == [
-        "1 test(s) did not run (async tests skipped: no async plugin): "
+        "1 test(s) did not run (async tests not run: no async plugin handled them): "
         "suite:asuite/test_mixed.py::test_async"
     ]
+
+
+def test_async_tests_in_strict_mode_quote_pytests_reason_not_its_last_line(
+    tmp_path: Path,
+) -> None:
+    """pytest-asyncio installed and active, strict mode, no marker: the test never runs."""
+    suite = tmp_path / "strict"
+    _write(suite, "test_unmarked.py", "async def test_unmarked():\n    pass\n")
+    _write(suite, "conftest.py", "")
+    result = run_suite(
+        str(suite),
+        env={"PYTEST_ADDOPTS": "-p asyncio -o asyncio_mode=strict"},
+        out_dir=tmp_path / "o",
+        retries=0,
+        cwd=tmp_path,
+    )
+    _, findings = _classes(result.checks)
+    [finding] = findings
+    assert (finding.signature, finding.klass) == ("async_test_not_run", "test_defect")
+    first = finding.whys[0].evidence
+    assert first == (
+        "strict/test_unmarked.py::test_unmarked: "
+        "Failed: async def functions are not natively supported."
+    )
+    assert "pytest-twisted" not in first
+    assert "strict mode" in finding.cause and "@pytest.mark.asyncio" in finding.cause

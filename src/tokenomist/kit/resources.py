@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import structlog
 from fastapi import Depends
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
@@ -115,14 +116,71 @@ async def _within(name: str, url: str, bound_s: float, step: Awaitable[T]) -> T:
         return await asyncio.wait_for(step, timeout=bound_s)
     except TimeoutError as exc:
         raise StartupError(
-            f"startup failed: {name} at {mask_url(url)} unreachable: no answer within {bound_s:g}s"
+            f"startup failed: {name} at {mask_url(url)} {await _silent_or_slow(url, bound_s)}"
         ) from exc
     except StartupError:
         raise
     except Exception as exc:
-        raise StartupError(
-            f"startup failed: {name} at {mask_url(url)} unreachable: {classify(exc).message}"
-        ) from exc
+        raise StartupError(f"startup failed: {name} at {mask_url(url)} {_said(exc)}") from exc
+
+
+def _said(exc: BaseException) -> str:
+    """What the dependency said, worded by kind: one that answered and refused the
+    credentials (or the TLS handshake) was reachable; calling it "unreachable" sends the
+    operator to the network instead of the password."""
+    cause = classify(exc)
+    return cause.message if cause.kind in ("auth", "tls") else f"unreachable: {cause.message}"
+
+
+async def postgres_answers_in(host: str, port: int, bound_s: float) -> float | None:
+    """Milliseconds PostgreSQL takes to answer one protocol message (an SSLRequest, answered
+    with one byte), or None when it does not answer within ``bound_s``. Tells a slow server
+    from a silent one when a whole connection did not fit the start-up bound."""
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), bound_s)
+    except (OSError, TimeoutError):
+        return None
+    try:
+        start = time.perf_counter()
+        writer.write((8).to_bytes(4, "big") + (80877103).to_bytes(4, "big"))
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(1), bound_s)
+        return (time.perf_counter() - start) * 1000 if reply in (b"S", b"N") else None
+    except (OSError, TimeoutError):
+        return None
+    finally:
+        writer.close()
+
+
+async def _silent_or_slow(url: str, bound_s: float) -> str:
+    """A step that did not finish in time: a PostgreSQL that answers one protocol message is
+    slow, not unreachable, and the fix differs (the network path or the bound, not the host)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # a chdb:// path or an http URL: nothing protocol-level to ask
+        return f"does not answer: no answer within {bound_s:g}s"
+    if parsed.get_backend_name().startswith("postgres"):
+        ms = await postgres_answers_in(parsed.host or "127.0.0.1", parsed.port or 5432, bound_s)
+        if ms is not None:
+            return (
+                f"answers slowly ({ms:.0f} ms per round trip): start-up did not finish within "
+                f"{bound_s:g}s; fix the network path or raise TOKENOMIST_STARTUP_TIMEOUT_S"
+            )
+    return f"does not answer: no answer within {bound_s:g}s"
+
+
+async def _sql_schema(settings: Settings, engine: AsyncEngine, url: str, bound: float) -> None:
+    """Migrate when allowed; then the database must be at the code's Alembic head, or start-up
+    stops with one line saying so (not later, inside the first domain query)."""
+    from tokenomist.kit.migrations import schema_state, upgrade
+
+    name = "PostgreSQL" if db.backend_name(url) == "postgresql" else "SQLite"
+    if settings.auto_migrate:
+        await _within("SQL migrations", url, max(bound, 60), upgrade(engine))
+    state = await _within(name, url, bound, schema_state(engine))
+    problem = state.problem()
+    if problem is not None:
+        raise StartupError(f"startup failed: {name} at {mask_url(url)}: {problem}")
 
 
 async def open_resources(settings: Settings) -> Resources:
@@ -158,10 +216,7 @@ async def open_resources(settings: Settings) -> Resources:
             bound,
             db.ping(engine),
         )
-        if settings.auto_migrate:
-            from tokenomist.kit.migrations import upgrade
-
-            await _within("SQL migrations", db_url, max(bound, 60), upgrade(engine))
+        await _sql_schema(settings, engine, db_url, bound)
 
         ch_url = settings.clickhouse_url or f"chdb://{settings.chdb_path}"
         ch_name = "ClickHouse" if settings.clickhouse_url else "chDB"
@@ -184,7 +239,7 @@ async def open_resources(settings: Settings) -> Resources:
         try:
             await asyncio.wait_for(cache.ping(), timeout=bound)
         except Exception as exc:
-            line = f"Redis at {mask_url(settings.redis_url)} unreachable: {classify(exc).message}"
+            line = f"Redis at {mask_url(settings.redis_url)} {_said(exc)}"
             if settings.startup_require_cache:
                 raise StartupError(f"startup failed: {line}") from exc
             log.warning("startup.cache_degraded", detail=line + "; serving on in-process cache")

@@ -16,8 +16,13 @@ class Group:
     checks: list[Check]
     match: Match
     values: dict[str, str] = field(default_factory=dict)  # host, port, subject, check
-    # Checks that failed with a mere symptom while this dependency was down.
+    # Checks that failed with a mere symptom while this dependency was down (or slow).
     consequences: list[Check] = field(default_factory=list)
+
+    @property
+    def slow_not_down(self) -> bool:
+        """The dependency answered, slower than its threshold (not an outage)."""
+        return self.signature.klass == "dependency_degraded"
 
     def fill(self, text: str) -> str:
         """Fill {host}/{port}/{subject}/{check} placeholders; unknown ones read 'unknown'."""
@@ -60,19 +65,24 @@ def classify(
 
 def _attach_consequences(groups: list[Group]) -> list[Group]:
     """Symptom-only failures at the front door join the finding of a dependency that
-    /health/ready reported unhealthy in the same run: one root cause, one finding."""
+    /health/ready reported unhealthy in the same run: one root cause, one finding. Likewise the
+    target's slowness (a slow golden path) joins the finding of a dependency that was slow."""
     down = [
         g
         for g in groups
         if g.subject != "target" and any("health.status:unhealthy" in c.signals for c in g.checks)
     ]
-    if not down:
+    slow = [g for g in groups if g.subject != "target" and g.slow_not_down]
+    if not down and not slow:
         return groups
-    root = down[0]
     kept: list[Group] = []
     for g in groups:
-        if g.subject == "target" and (g.signature.symptom_only or _app_said_unavailable(g)):
-            root.consequences.extend(g.checks)
+        if g.subject != "target":
+            kept.append(g)
+        elif down and (g.signature.symptom_only or _app_said_unavailable(g)):
+            down[0].consequences.extend(g.checks)
+        elif slow and g.slow_not_down:
+            slow[0].consequences.extend(g.checks)
         else:
             kept.append(g)
     return kept

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -41,18 +42,6 @@ class StepResult:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def run_command(cmd: str, timeout_s: float) -> tuple[int, str]:
-    """Run an operator-supplied shell command (deploy/rollback are shell lines by design)."""
-    try:
-        proc = subprocess.run(  # noqa: S602 - the operator's own deploy command
-            cmd, shell=True, capture_output=True, text=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired:
-        return 124, f"command did not finish within {timeout_s:g}s"
-    # Masked before the tail is cut: a cut could leave half a secret the mask no longer sees.
-    return proc.returncode, mask_secrets(proc.stdout + proc.stderr)[-1500:]
 
 
 async def wait_ready(target: str, timeout_s: float) -> StepResult:
@@ -93,16 +82,79 @@ def _fence(text: str) -> list[str]:
     return ["```", text.strip() or "(no output)", "```"] if text is not None else []
 
 
+class DeployProcess:
+    """The deploy command, started (not waited for): a command that launches the service
+    and exits 0, or one that IS the service and keeps running. Its output is masked line by
+    line into ``output_path``, which verify quotes as the target's log."""
+
+    def __init__(self, cmd: str, output_path: Path) -> None:
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        self.output_path = output_path
+        self.proc = subprocess.Popen(  # noqa: S602 - the operator's own deploy command
+            cmd,
+            shell=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        self._copier = threading.Thread(target=self._copy, daemon=True)
+        self._copier.start()
+
+    def _copy(self) -> None:
+        assert self.proc.stdout is not None
+        with self.output_path.open("w") as out:
+            for raw in self.proc.stdout:
+                out.write(mask_secrets(raw.decode(errors="replace")))
+                out.flush()
+
+    def exit_code(self) -> int | None:
+        code = self.proc.poll()
+        if code is not None:
+            self._copier.join(5)  # the last lines (the start-up failure) are in the file
+        return code
+
+    def output_tail(self) -> str:
+        return self.output_path.read_text(errors="replace")[-1500:]
+
+
+async def wait_deploy(deploy: DeployProcess, target: str, opts: LoopOptions) -> StepResult:
+    """Ready, or the deploy command failed: a command that exits non-zero is a failed deploy
+    at once, however long --ready-timeout is. One that exits 0 launched the service: its
+    readiness then gets the full --ready-timeout."""
+    deadline = time.monotonic() + opts.command_timeout_s
+    while True:
+        code = deploy.exit_code()
+        if code is not None:
+            if code != 0:
+                return StepResult(
+                    False, f"deploy command exited {code} before the target was ready"
+                )
+            return await wait_ready(target, opts.ready_timeout_s)
+        probe = await wait_ready(target, 0)
+        if probe.ok:
+            return StepResult(True, probe.detail + " (deploy command still running: serving)")
+        if time.monotonic() >= deadline:
+            deploy.proc.kill()
+            return StepResult(
+                False, f"deploy command did not finish within {opts.command_timeout_s:g}s"
+            )
+        await asyncio.sleep(0.2)
+
+
 async def _deploy_and_verify(
     opts: LoopOptions, log: Worklog, label: str, cmd: str, out: Path
 ) -> tuple[dict[str, Any] | None, StepResult]:
-    code, output = await asyncio.to_thread(run_command, cmd, opts.command_timeout_s)
-    log.step(f"{label} command", [f"`{cmd}` → exit {code}", "", *_fence(output)])
-    if code != 0:
-        return None, StepResult(False, f"{label} command exited {code}")
-    ready = await wait_ready(opts.verify.target, opts.ready_timeout_s)
+    deploy = DeployProcess(cmd, out / "deploy-output.log")
+    ready = await wait_deploy(deploy, opts.verify.target, opts)
+    code = deploy.exit_code()
+    state = f"exit {code}" if code is not None else f"running (pid {deploy.proc.pid})"
+    log.step(
+        f"{label} command", [f"`{mask_secrets(cmd)}` → {state}", "", *_fence(deploy.output_tail())]
+    )
     log.step(f"{label} readiness", [ready.detail])
-    vopts = replace(opts.verify, out_dir=out)
+    # Even a failed deploy is verified: what it printed (the start-up line naming the
+    # dependency that stopped it) becomes the finding's evidence and subject.
+    vopts = replace(opts.verify, out_dir=out, log_path=opts.verify.log_path or deploy.output_path)
     doc = await service.verify(vopts)
     report.write_all(doc, out, worklog=log.path)
     return doc, ready

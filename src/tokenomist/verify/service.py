@@ -139,10 +139,35 @@ def _attach_startup_lines(checks: list[Check], log_lines: list[str]) -> None:
     lines = [ln.strip() for ln in log_lines if any(m in ln for m in STARTUP_MARKERS)]
     if not lines:
         return
+    subject = startup_subject(lines[0])
     for c in checks:
         if c.name == "health.ready":
             c.signals = [*lines, *c.signals]
-            c.evidence = [*c.evidence, *(f"log: {ln}" for ln in lines[:2])]
+            # The line that says why start-up stopped is the first evidence, the refused
+            # connection (a mere consequence) after it.
+            c.evidence = [*(f"log: {ln}" for ln in lines[:2]), *c.evidence]
+            if subject is not None:  # the dependency that blocked start-up is the subject
+                c.subject = subject
+
+
+# The start-up line names the dependency that stopped it: "startup failed: ClickHouse at …".
+_STARTUP_SUBJECTS = (
+    ("PostgreSQL at", "database"),
+    ("SQLite at", "database"),
+    ("SQL database URL", "database"),
+    ("SQL migrations at", "database"),
+    ("ClickHouse at", "analytics"),
+    ("chDB at", "analytics"),
+    ("Redis at", "cache"),
+    ("Redis URL", "cache"),
+)
+
+
+def startup_subject(line: str) -> str | None:
+    _, found, rest = line.partition("startup failed: ")
+    if not found:
+        return None
+    return next((subj for prefix, subj in _STARTUP_SUBJECTS if rest.startswith(prefix)), None)
 
 
 async def build_findings(

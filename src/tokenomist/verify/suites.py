@@ -201,7 +201,7 @@ def _read_case(result: SuiteResult, case: ET.Element) -> None:
                 ms,
                 (failure.get("message") or _last_error_line(text))[:300],
                 signals=[failure.get("message") or "", text[-3000:]],
-                evidence=[f"{nodeid}: {_last_error_line(text)}"],
+                evidence=[f"{nodeid}: {_reason_line(failure.get('message'), text)}"],
                 attempts=[False],
                 data=data,
             )
@@ -240,6 +240,14 @@ def _nodeid(case: ET.Element) -> str | None:
     module = Path(file_).with_suffix("").as_posix().replace("/", ".")
     rest = classname[len(module) :].lstrip(".") if classname.startswith(module) else ""
     return "::".join([file_, *([rest] if rest else []), name])
+
+
+def _reason_line(message: str | None, text: str) -> str:
+    """The line saying why a test failed: pytest's own reason (the failure message's first
+    line, e.g. "Failed: async def functions are not natively supported.") rather than the
+    report's last line (which, for that reason, is "- pytest-twisted" of a plugin list)."""
+    first = next((ln.strip() for ln in (message or "").splitlines() if ln.strip()), "")
+    return first or _last_error_line(text)
 
 
 def _last_error_line(text: str) -> str:

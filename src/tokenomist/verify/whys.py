@@ -61,7 +61,8 @@ def _symptom(group: Group, confirm: str) -> Why:
     also = ""
     if group.consequences:
         also = (
-            f" (while it was down, {len(group.consequences)} more check(s) failed with its "
+            f" (while it was {'slow' if group.slow_not_down else 'down'}, "
+            f"{len(group.consequences)} more check(s) failed with its "
             f"symptoms: {', '.join(c.name for c in group.consequences)}; first: "
             f"{group.consequences[0].message})"
         )
