@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from tokenomist.auth.dependencies import Principal, require_scope
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
 from tokenomist.kit.hygiene import InRangeDatetime
+from tokenomist.kit.resources import ResourcesDep
 from tokenomist.usage import formats, service
 from tokenomist.usage import openapi as docs
 from tokenomist.usage.formats import ImportOptions, otlp
@@ -39,9 +40,8 @@ ReadPrincipal = Annotated[Principal, Depends(require_scope("read"))]
 INGEST_PATHS = ("/api/v1/usage", "/api/v1/usage/import", "/v1/traces")
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The body (bounded by the guard), gunzipped within the same limit."""
-    limit = request.app.state.resources.settings.max_body_bytes
     data = await request.body()
     encoding = request.headers.get("content-encoding", "identity").lower()
     if encoding == "gzip":
@@ -69,10 +69,11 @@ def _gunzip(data: bytes, limit: int) -> bytes:
 
 
 @router.post("/api/v1/usage", response_model=IngestReportOut, openapi_extra=docs.usage_body())
-async def ingest_usage(request: Request, principal: IngestPrincipal) -> dict:
+async def ingest_usage(
+    request: Request, resources: ResourcesDep, principal: IngestPrincipal
+) -> dict:
     """Canonical records as a JSON array or NDJSON. Valid rows land even if others fail."""
-    data = await read_body(request)
-    resources = request.app.state.resources
+    data = await read_body(request, resources.settings.max_body_bytes)
     report = await service.import_bytes(
         resources, principal.org_id, data, format="canonical", source="api"
     )
@@ -84,6 +85,7 @@ async def ingest_usage(request: Request, principal: IngestPrincipal) -> dict:
 )
 async def import_usage(
     request: Request,
+    resources: ResourcesDep,
     principal: IngestPrincipal,
     format: Annotated[
         str | None, Query(description="format name; omitted or 'auto' detects it")
@@ -93,14 +95,13 @@ async def import_usage(
     project: Annotated[str | None, Query(description="azure-trace: project tag")] = None,
 ) -> dict:
     """A usage file in any known format (see ``GET /api/v1/usage/formats``)."""
-    resources = request.app.state.resources
     if format is not None:
         formats.resolve(format, b"")  # an unknown name is a 422 before the upload is read
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         data = await _multipart_file(request)
     else:
-        data = await read_body(request)
+        data = await read_body(request, resources.settings.max_body_bytes)
     report = await service.import_bytes(
         resources,
         principal.org_id,
@@ -131,7 +132,9 @@ async def list_formats(principal: ReadPrincipal) -> dict:
 
 
 @router.post("/v1/traces", openapi_extra=docs.otlp_body())
-async def otlp_traces(request: Request, principal: IngestPrincipal) -> Response:
+async def otlp_traces(
+    request: Request, resources: ResourcesDep, principal: IngestPrincipal
+) -> Response:
     """OTLP/HTTP trace export (protobuf or JSON). GenAI spans become usage records; the
     answer is an ExportTraceServiceResponse, with partial success when spans were rejected."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -143,8 +146,7 @@ async def otlp_traces(request: Request, principal: IngestPrincipal) -> Response:
             status_code=415,
         )
     protobuf = content_type != "application/json"
-    data = await read_body(request)
-    resources = request.app.state.resources
+    data = await read_body(request, resources.settings.max_body_bytes)
     try:
         parsed = otlp.parse(data, protobuf=protobuf)
     except formats.Unparseable as exc:
@@ -216,7 +218,7 @@ def _filters(**values: list[str]) -> dict[str, list[str]]:
     dependencies=[known_params("from", "to", "group_by", *FILTER_PARAMS)],
 )
 async def usage_summary(
-    request: Request,
+    resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
     to: Annotated[InRangeDatetime | None, Query()] = None,
@@ -238,7 +240,7 @@ async def usage_summary(
             details=[{"field": "query.group_by", "message": "one or two different values"}],
         )
     return await service.summary(
-        request.app.state.resources, principal.org_id, start=start, end=end,
+        resources, principal.org_id, start=start, end=end,
         group_by=[str(g) for g in group_by] or None,
         filters=_filters(provider=provider, model=model, project=project, feature=feature,
                          end_user=end_user),
@@ -252,7 +254,7 @@ async def usage_summary(
     dependencies=[known_params("from", "to", "interval", "group_by", "top", *FILTER_PARAMS)],
 )
 async def usage_series(
-    request: Request,
+    resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: Annotated[datetime | None, Query()] = None,
@@ -269,7 +271,7 @@ async def usage_series(
     summed into ``other``; every bucket of [from, to) present, zeros included."""
     start, end = _window(from_, to)
     return await service.series(
-        request.app.state.resources, principal.org_id, start=start, end=end,
+        resources, principal.org_id, start=start, end=end,
         interval=interval, group_by=group_by, top=top,
         filters=_filters(provider=provider, model=model, project=project, feature=feature,
                          end_user=end_user),
@@ -283,7 +285,7 @@ async def usage_series(
     dependencies=[known_params("from", "to", *FILTER_PARAMS)],
 )
 async def usage_models(
-    request: Request,
+    resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: Annotated[datetime | None, Query()] = None,
@@ -296,7 +298,7 @@ async def usage_models(
     """Each (provider, model) seen, its requests and spend, and whether it is priced."""
     start, end = _window(from_, to)
     return await service.models(
-        request.app.state.resources, principal.org_id, start=start, end=end,
+        resources, principal.org_id, start=start, end=end,
         filters=_filters(provider=provider, model=model, project=project, feature=feature,
                          end_user=end_user),
     )  # fmt: skip
