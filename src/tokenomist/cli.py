@@ -45,8 +45,7 @@ def serve(
     settings = Settings()
     options = server_options(settings)
     options["log_level"] = "debug" if settings.log_level.upper() == "DEBUG" else "warning"
-    uvicorn.run("tokenomist.app:create_app", factory=True, reload=reload, **options
-    )
+    uvicorn.run("tokenomist.app:create_app", factory=True, reload=reload, **options)
 
 
 @db_app.command("upgrade")

@@ -102,9 +102,7 @@ async def test_daily_trend_question_gives_one_point_per_day(embedded_server):
 
 
 @pytest.mark.parametrize("days", ["999999999", "99999999999999999999"])
-async def test_a_period_reaching_past_1970_starts_in_1970_instead_of_failing(
-    embedded_server, days
-):
+async def test_a_period_reaching_past_1970_starts_in_1970_instead_of_failing(embedded_server, days):
     """A question about "the last 999999999 days" used to fail triage (datetime overflow)."""
     srv = embedded_server
     user = await register(srv.url)

@@ -103,8 +103,8 @@ async def _fuzz(server, tmp_path: Path, examples: int) -> None:
     backend = server.resources.engine.dialect.name
     summary = f"{backend}: {cases['generated']} cases, 5xx answers by route: {server_errors}"
     print(summary)  # shown with -s / -rP: the figure the suite measured
-    assert result["complete"], f"the run stopped early ({result['stop_reason']})\n" + (
-        result["_output"][-6000:]
+    assert result["complete"], (
+        f"the run stopped early ({result['stop_reason']})\n" + (result["_output"][-6000:])
     )
     assert cases["generated"] > 0, result["_output"][-3000:]
     assert result["failures"] == [], f"{summary}\n{result['_output'][-12000:]}"

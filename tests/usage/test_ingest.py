@@ -313,9 +313,7 @@ STRING_FIELDS_SENT = ("provider", "model", "status", "finish_reason", "service_t
 
 
 @pytest.mark.parametrize("shape", ["array", "ndjson", "csv"])
-async def test_a_nul_in_any_string_field_is_that_rows_error_and_the_rest_is_kept(
-    resources, shape
-):
+async def test_a_nul_in_any_string_field_is_that_rows_error_and_the_rest_is_kept(resources, shape):
     """Analytics labels flow into the reports the SQL tier stores, where PostgreSQL cannot hold
     a NUL: such a row is refused with its field named, whichever path reads the input."""
     good = rec(request_id="kept", project="p")

@@ -173,7 +173,9 @@ async def test_edge_answering_502_is_an_edge_finding_not_a_product_one(tmp_path:
     assert doc["decision"] == "inconclusive"
 
 
-@pytest.mark.parametrize("target", ["localhost:8000", "ftp://host", "", "http://[::1", "http://h:x"])
+@pytest.mark.parametrize(
+    "target", ["localhost:8000", "ftp://host", "", "http://[::1", "http://h:x"]
+)
 def test_verify_refuses_a_target_that_is_not_an_http_url_naming_it(
     tmp_path: Path, target: str
 ) -> None:

@@ -311,8 +311,10 @@ def test_a_probe_that_did_not_reproduce_the_failure_is_not_cited_as_confirming_i
     assert whys[2].evidence.startswith("probe resolve_host(pg.internal) from the verifier: ok")
     assert whys[2].probe and "pg.internal" in whys[2].probe  # what would decide it
     # The target's own log line is the better evidence when there is one.
-    log = ["12:00 startup failed: PostgreSQL at postgresql://pg.internal:5432/db unreachable: "
-           "DNS lookup failed (EAI_AGAIN): Temporary failure in name resolution"]
+    log = [
+        "12:00 startup failed: PostgreSQL at postgresql://pg.internal:5432/db unreachable: "
+        "DNS lookup failed (EAI_AGAIN): Temporary failure in name resolution"
+    ]
     whys = five_whys(group, probe=probe, log_lines=log, baseline_status=None)
     assert whys[2].evidence.startswith("log: 12:00 startup failed")
     assert "Not confirmed from the verifier" in whys[2].why

@@ -112,6 +112,7 @@ async def call_tool(ctx: RunContext, agent: str, name: str, args: dict[str, Any]
 
 # -- the tools ---------------------------------------------------------------------------------
 
+
 def _usd(value: float | None) -> str:
     return "unpriced" if value is None else f"${value:,.2f}"
 

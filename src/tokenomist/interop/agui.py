@@ -34,10 +34,10 @@ PROTOCOL = "1.0"
 _encoder = EventEncoder()
 
 
-
 class CleanRunAgentInput(RunAgentInput, CleanInput):
     """AG-UI's RunAgentInput, held to the same hygiene as every other body: the thread id and
     the question reach the SQL tier (threads, messages)."""
+
 
 def question_of(body: RunAgentInput) -> str:
     """The last user message's text: what the analyst is asked."""

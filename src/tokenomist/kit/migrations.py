@@ -63,8 +63,7 @@ class SchemaState:
             return None
         at = self.current or "no revision"
         return (
-            f"database not migrated (at {at}, code needs {self.head}); "
-            "run `tokenomist db upgrade`"
+            f"database not migrated (at {at}, code needs {self.head}); run `tokenomist db upgrade`"
         )
 
 

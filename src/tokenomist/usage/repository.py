@@ -286,9 +286,7 @@ async def summary_totals(
     where: UsageFilter | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     sql_where, params = (where or UsageFilter(start, end)).where()
-    rows = await usage.query(
-        f"SELECT {_AGGREGATES} FROM {{usage}} AS u WHERE {sql_where}", params
-    )
+    rows = await usage.query(f"SELECT {_AGGREGATES} FROM {{usage}} AS u WHERE {sql_where}", params)
     return rows[0]
 
 
@@ -355,9 +353,7 @@ async def series_points(
         expr = GROUP_BY_EXPR[dimension]
         names = [f"top_{i}" for i in range(len(top))]
         params.update(zip(names, top, strict=True))
-        member = (
-            f"{expr} IN ({', '.join(f'{{{n}:String}}' for n in names)})" if names else "0"
-        )
+        member = f"{expr} IN ({', '.join(f'{{{n}:String}}' for n in names)})" if names else "0"
         key_sql = f"if({member}, {expr}, '') AS key, toUInt8({member}) AS in_top"
     return await usage.query(
         f"SELECT {bucket} AS t, {key_sql}, {_AGGREGATES} FROM {{usage}} AS u "

@@ -22,8 +22,10 @@ async def run(ctx: RunContext, state: RunState) -> str:
         # One action per scope group carries that group's figure; otherwise the first action
         # carries the strategy's total (the sum of its groups, as the report's table shows).
         per_group = len(s["actions"]) == len(s["scope"])
-        total = round(sum(c["monthly_savings_usd"] for c in s["scope"]), 4) if s["scope"] else (
-            s["monthly_savings_usd"]
+        total = (
+            round(sum(c["monthly_savings_usd"] for c in s["scope"]), 4)
+            if s["scope"]
+            else (s["monthly_savings_usd"])
         )
         for i, title in enumerate(s["actions"]):
             if per_group:
