@@ -3,27 +3,18 @@ required under CI=true), one chDB dir per test process, settings and live server
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis as sync_redis
 from sqlalchemy.engine import make_url
 
+from tests.support.env import IN_CI, PG_ADMIN_URL, REDIS_URL, TEST_JWT_SECRET, pg_admin, run_sync
 from tests.support.servers import LiveServer, live_server
 from tokenomist.settings import Environment, Settings
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-PG_ADMIN_URL = os.environ.get(
-    "TOKENOMIST_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("TOKENOMIST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 
 def _unavailable(what: str, exc: BaseException) -> None:
@@ -33,35 +24,16 @@ def _unavailable(what: str, exc: BaseException) -> None:
     pytest.skip(message)
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def run_sync(coro):
-    """Run a coroutine to completion from sync code, even inside a running loop (sync fixtures
-    may be requested lazily from async ones)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-async def _pg_admin(sql: str) -> None:
-    conn = await asyncpg.connect(_asyncpg_dsn(PG_ADMIN_URL), timeout=5)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session (migrated by the app), dropped after."""
     name = f"tk_test_{uuid.uuid4().hex[:10]}"
     try:
-        run_sync(_pg_admin(f'CREATE DATABASE "{name}"'))
+        run_sync(pg_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         _unavailable(f"PostgreSQL at {make_url(PG_ADMIN_URL).render_as_string()}", exc)
     yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    run_sync(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_sync(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

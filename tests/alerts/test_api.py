@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.alerts.conftest import ingest, records, signed_by, webhook
-from tests.usage.conftest import account, error_code
+from tests.support.alerts import ingest, records, signed_by, webhook
+from tests.support.usage import account, error_code
 
 
 def _fields(resp) -> set[str]:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.alerts.conftest import ingest, records, signed_by, webhook
+from tests.support.alerts import ingest, records, signed_by, webhook
 from tests.support.servers import live_server
-from tests.usage.conftest import account
+from tests.support.usage import account
 from tokenomist.alerts import lifecycle, service
 
 

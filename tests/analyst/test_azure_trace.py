@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.analyst.conftest import agents_of, ask, demo_workload, load, register
-from tests.usage.conftest import AZURE_CODE, AZURE_CONV, AZURE_DIR, require_azure
+from tests.support.analyst import agents_of, ask, demo_workload, load, register
+from tests.support.usage import AZURE_CODE, AZURE_CONV, AZURE_DIR, require_azure
 from tokenomist.analyst import fmt
 
 FILES = {"code": AZURE_CODE.name, "conv": AZURE_CONV.name}

@@ -8,7 +8,7 @@ import json
 import os
 import sys
 
-from tests.analyst.conftest import PASSWORD, demo_workload, load, register
+from tests.support.analyst import PASSWORD, demo_workload, load, register
 
 
 async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from tests.analyst import bank
 from tests.analyst.bank import CLAUDE, GPT_4O, last
-from tests.analyst.conftest import get_run, read_events, start_run
+from tests.support.analyst import get_run, read_events, start_run
 from tokenomist.analyst import fmt
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.analyst.conftest import agents_of, ask, demo_workload, load, register
 from tests.analyst.llm_server import FakeLLM
+from tests.support.analyst import agents_of, ask, demo_workload, load, register
 from tests.support.servers import live_server
 
 QUESTION = "How can we cut our AI spend?"

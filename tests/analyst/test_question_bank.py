@@ -16,7 +16,7 @@ import pytest
 
 from tests.analyst import bank
 from tests.analyst.bank import CLAUDE, GPT_4O, LATEST, MS, day_start, last, month
-from tests.analyst.conftest import agents_of, ask
+from tests.support.analyst import agents_of, ask
 from tokenomist.analyst import fmt
 
 PRICER, ROWS = bank.PRICER, bank.ROWS

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.analyst.conftest import agents_of, ask, demo_workload, load, register
+from tests.support.analyst import agents_of, ask, demo_workload, load, register
 from tests.support.servers import live_server
 
 SPEND_AGENTS = ["triage", "data", "reporting"]

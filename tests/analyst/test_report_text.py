@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from tests.analyst.conftest import DEMO_END, ask, demo_workload, load, register
+from tests.support.analyst import DEMO_END, ask, demo_workload, load, register
 from tokenomist.analyst import fmt
 
 

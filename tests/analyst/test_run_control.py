@@ -9,7 +9,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from tests.analyst.conftest import demo_workload, get_run, load, read_events, register, start_run
+from tests.support.analyst import demo_workload, get_run, load, read_events, register, start_run
 from tests.support.servers import live_server
 from tokenomist.analyst.strategies import ORDER
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.analyst.conftest import (
+from tests.support.analyst import (
     agents_of,
     ask,
     demo_workload,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.analyst.conftest import ask, demo_workload, load, register
+from tests.support.analyst import ask, demo_workload, load, register
 from tokenomist.analyst import lifecycle as analyst_lifecycle
 from tokenomist.analyst.catalogue import CatalogueError, load_catalogue
 from tokenomist.analyst.query import Window

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from tests.realtime.conftest import connect_ws, recv_json, send_json
+from tests.support.realtime import connect_ws, recv_json, send_json
 from tokenomist import app as app_module
 from tokenomist.health import endpoints as health_endpoints
 from tokenomist.kit import hygiene

@@ -1,33 +1,13 @@
 """Interop suites: a live server with the demo workload loaded for one user's org, keys of that
-org with and without ``read``, and a second org."""
+org with and without ``read``, and a second org. Helpers are in tests/support/interop.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import httpx
 import pytest
 
-from tests.analyst.conftest import User, demo_workload, load, register
-from tests.support.servers import LiveServer, live_server
-
-
-@dataclass
-class Org:
-    server: LiveServer
-    user: User
-    read_key: str
-    ingest_key: str
-    other_read_key: str  # a key of another org
-
-
-async def api_key(server: LiveServer, user: User, scopes: list[str]) -> str:
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
-        r = await client.post(
-            "/api/v1/api-keys", json={"name": "interop", "scopes": scopes}, headers=user.headers
-        )
-    assert r.status_code == 201, r.text
-    return r.json()["key"]
+from tests.support.analyst import demo_workload, load, register
+from tests.support.interop import Org, api_key
+from tests.support.servers import live_server
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import httpx
 from ag_ui.core import Event
 from pydantic import TypeAdapter
 
-from tests.interop.conftest import Org
+from tests.support.interop import Org
 
 EVENT = TypeAdapter(Event)
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.analyst.conftest import load
-from tests.interop.conftest import Org
+from tests.support.analyst import load
+from tests.support.interop import Org
 
 ROOT = Path(__file__).resolve().parents[2]
 RANGE = {"from": "2026-10-25T00:00:00Z", "to": "2026-11-15T00:00:00Z"}
@@ -102,7 +102,7 @@ async def _get(org: Org, path: str, **params) -> httpx.Response:
 
 
 async def _with_unpriced(org: Org) -> None:
-    from tests.analyst.conftest import demo_workload
+    from tests.support.analyst import demo_workload
 
     base = [r for r in demo_workload().records if RANGE["from"][:10] < r["timestamp"][:10]][:5]
     unknown = [

@@ -11,7 +11,7 @@ import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.interop.conftest import Org
+from tests.support.interop import Org
 
 
 @contextlib.asynccontextmanager

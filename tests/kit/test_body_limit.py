@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import TEST_JWT_SECRET
+from tests.support.env import TEST_JWT_SECRET
 from tests.support.rawhttp import SEND_AT_MOST, Upload, open_temp_files, parse
 from tests.support.servers import LiveServer, live_server
 from tokenomist.settings import Environment, Settings

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from tests.conftest import TEST_JWT_SECRET
+from tests.support.env import TEST_JWT_SECRET
 from tests.support.servers import LiveServer, live_server
 from tokenomist.settings import Environment, Settings
 

@@ -10,7 +10,7 @@ import contextlib
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.realtime.conftest import connect_ws, recv_json, register
+from tests.support.realtime import connect_ws, recv_json, register
 from tests.support.servers import live_server
 from tokenomist.realtime import limits
 from tokenomist.realtime.protocol import CLOSE_TOO_MANY_CONNECTIONS

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.realtime.conftest import (
+from tests.support.realtime import (
     Frames,
     connect_ws,
     read_until_terminal,

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.realtime.conftest import connect_ws, recv_json, register, send_json
+from tests.support.realtime import connect_ws, recv_json, register, send_json
 from tests.support.servers import live_server
 from tokenomist.realtime.protocol import MAX_FRAME_BYTES, validate_server_frame
 

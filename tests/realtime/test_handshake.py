@@ -13,8 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.conftest import TEST_JWT_SECRET
-from tests.realtime.conftest import connect_ws, recv_json, register, send_json, ws_url
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.realtime import connect_ws, recv_json, register, send_json, ws_url
 from tests.support.servers import live_server
 from tokenomist.realtime.protocol import CLOSE_TOKEN_EXPIRED, SUBPROTOCOL
 

@@ -52,7 +52,7 @@ async def test_a_handshake_while_the_database_is_down_is_answered_503_not_droppe
     bare 500)."""
     from sqlalchemy.engine import make_url
 
-    from tests.realtime.conftest import register, ws_url
+    from tests.support.realtime import register, ws_url
     from tests.support.servers import live_server
     from tests.support.tcpproxy import TcpProxy
 

@@ -13,8 +13,9 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import TEST_JWT_SECRET
-from tests.realtime.conftest import (
+from tests.realtime.test_runs import AGENTS, QUESTION, assert_gap_free, assert_golden_order
+from tests.support.env import TEST_JWT_SECRET
+from tests.support.realtime import (
     Frames,
     connect_ws,
     read_until_terminal,
@@ -22,7 +23,6 @@ from tests.realtime.conftest import (
     register,
     send_json,
 )
-from tests.realtime.test_runs import AGENTS, QUESTION, assert_gap_free, assert_golden_order
 from tests.support.servers import free_port, live_server, server_process
 
 

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.realtime.conftest import (
+from tests.support.realtime import (
     Frames,
     connect_ws,
     read_until_terminal,

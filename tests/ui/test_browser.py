@@ -10,7 +10,7 @@ import re
 import httpx
 import pytest
 
-from tests.ui.conftest import (
+from tests.support.ui import (
     DESKTOP,
     PASSWORD,
     api_get,

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import IN_CI
-from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.env import IN_CI
+from tests.support.ui import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.servers import free_port, live_server
-from tests.ui.conftest import (
+from tests.support.ui import (
     DESKTOP,
     PHONE,
     api_get,
@@ -21,7 +21,7 @@ from tests.ui.conftest import (
     token_of,
     usd,
 )
-from tests.usage.conftest import FIXTURES
+from tests.support.usage import FIXTURES
 
 pytestmark = pytest.mark.slow
 DEMO = "demo@tokenomist.local"

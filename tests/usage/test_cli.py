@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.support.servers import live_server
-from tests.usage.conftest import AZURE_CONV, FIXTURES, account, api_key, require_azure
+from tests.support.usage import AZURE_CONV, FIXTURES, account, api_key, require_azure
 from tokenomist.usage.demo import DEMO_EMAIL, STRATEGY_IDS, generate
 
 

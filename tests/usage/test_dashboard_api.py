@@ -9,7 +9,7 @@ import json
 import httpx
 import pytest
 
-from tests.usage.conftest import account, error_code
+from tests.support.usage import account, error_code
 
 
 def rec(rid: str, ts: str, **kw) -> dict:

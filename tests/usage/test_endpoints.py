@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.support.servers import live_server
-from tests.usage.conftest import AZURE_CODE, FIXTURES, account, api_key, error_code, require_azure
+from tests.support.usage import AZURE_CODE, FIXTURES, account, api_key, error_code, require_azure
 
 NDJSON = (FIXTURES / "canonical.ndjson").read_bytes()
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from tests.usage.conftest import AZURE_CODE, AZURE_CONV, FIXTURES, require_azure
+from tests.support.usage import AZURE_CODE, AZURE_CONV, FIXTURES, require_azure
 from tokenomist.kit.errors import Unprocessable
 from tokenomist.usage import formats
 from tokenomist.usage.formats import ImportOptions, Unparseable, canonical

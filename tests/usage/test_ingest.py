@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.usage.conftest import AZURE_CONV, FIXTURES, org, require_azure
+from tests.support.usage import AZURE_CONV, FIXTURES, org, require_azure
 from tokenomist.kit.errors import Unprocessable
 from tokenomist.usage import service
 from tokenomist.usage.demo import generate

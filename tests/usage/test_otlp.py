@@ -16,7 +16,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from tests.usage.conftest import FIXTURES, account, api_key, error_code
+from tests.support.usage import FIXTURES, account, api_key, error_code
 from tokenomist.usage.pricing import Pricer
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import free_port
-from tests.verify.conftest import SECRET_A
+from tests.support.verify import SECRET_A
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.verify.conftest import options
+from tests.support.verify import options
 from tests.verify.test_probes import _fake_target
 from tokenomist.verify import confirm, service
 

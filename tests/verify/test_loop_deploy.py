@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.servers import free_port
-from tests.verify.conftest import SECRET_A, options
+from tests.support.verify import SECRET_A, options
 from tokenomist.verify.loop import LoopOptions, run_loop
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from tests.support.servers import free_port
-from tests.verify.conftest import SECRET_B, finding_about, options
+from tests.support.verify import SECRET_B, finding_about, options
 from tokenomist.verify import gate, report
 from tokenomist.verify.service import verify
 

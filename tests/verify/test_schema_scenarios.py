@@ -11,7 +11,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.verify.conftest import options
+from tests.support.verify import options
 from tokenomist.kit.migrations import head_revision
 from tokenomist.verify.service import verify
 

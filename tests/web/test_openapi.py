@@ -110,7 +110,7 @@ async def test_docs_pages_load_only_this_servers_assets(client, page) -> None:
 
 async def test_the_documented_csv_example_is_accepted(client, doc) -> None:
     """The example in the document is real input, not prose."""
-    from tests.usage.conftest import account, api_key
+    from tests.support.usage import account, api_key
 
     key = await api_key(client, await account(client), ["ingest"])
     content = doc["paths"]["/api/v1/usage"]["post"]["requestBody"]["content"]["text/csv"]
