@@ -7,11 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from tokenomist.kit.hygiene import CleanInput
+
 Period = Literal["day", "week", "month"]
 Status = Literal["ok", "warning", "exceeded", "forecast_exceeded"]
 
 
-class Scope(BaseModel):
+class Scope(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     provider: str | None = Field(default=None, min_length=1, max_length=200)
@@ -31,7 +33,7 @@ def _thresholds(values: list[float] | None) -> list[float] | None:
     return sorted(set(values))
 
 
-class ChannelIn(BaseModel):
+class ChannelIn(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["webhook", "slack"]
@@ -66,7 +68,7 @@ class ChannelTestOut(BaseModel):
     error: str | None
 
 
-class BudgetIn(BaseModel):
+class BudgetIn(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
@@ -80,7 +82,7 @@ class BudgetIn(BaseModel):
     _check = field_validator("thresholds")(classmethod(lambda cls, v: _thresholds(v)))
 
 
-class BudgetPatch(BaseModel):
+class BudgetPatch(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
