@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import Depends, FastAPI
@@ -16,47 +17,59 @@ from tokenomist.kit.hygiene import clean_params
 from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
 from tokenomist.kit.metrics import MetricsMiddleware
 from tokenomist.kit.openapi import install_docs
-from tokenomist.kit.resources import StartupError, close_resources, open_resources
+from tokenomist.kit.resources import Resources, StartupError, close_resources, open_resources
 from tokenomist.settings import Environment, Settings
 
 log = structlog.get_logger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
-    configure_logging(
-        settings.log_level,
-        json=settings.environment in (Environment.staging, Environment.production),
-    )
+async def _open_logged(settings: Settings) -> Resources:
+    try:
+        return await open_resources(settings)
+    except Exception as exc:
+        # StartupError is the one line already; anything else is said in one line too.
+        detail = str(exc) if isinstance(exc, StartupError) else (
+            f"startup failed: {type(exc).__name__}: {exc}"
+        )  # fmt: skip
+        log.error("startup.failed", detail=detail)
+        raise
 
+
+async def _start_domains(resources: Resources, started: list[Any]) -> None:
+    """Start each domain service in order, appending it to ``started`` once it runs."""
+    for module in _domain_lifecycles():
+        try:
+            await module.start(resources)
+        except Exception as exc:
+            # The one start-up line operators (and verify's signatures) look for.
+            log.error(
+                "startup.failed",
+                detail=f"startup failed: {module.__name__} did not start: "
+                f"{type(exc).__name__}: {exc}",
+            )
+            raise
+        started.append(module)
+
+
+async def _stop_domains(resources: Resources, started: list[Any]) -> None:
+    # One stop failing must not leave the others (and the storage tiers) open.
+    for module in reversed(started):
+        try:
+            await module.stop(resources)
+        except Exception:
+            log.exception("shutdown.stop_failed", module=module.__name__)
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        try:
-            resources = await open_resources(settings)
-        except Exception as exc:
-            # StartupError is the one line already; anything else is said in one line too.
-            detail = str(exc) if isinstance(exc, StartupError) else (
-                f"startup failed: {type(exc).__name__}: {exc}"
-            )  # fmt: skip
-            log.error("startup.failed", detail=detail)
-            raise
+        resources = await _open_logged(settings)
         app.state.resources = resources
         # Domain services (event bus, run manager, ...) start after the storage tiers and stop
         # before them, in reverse order — also when a later one fails to start.
-        started = []
+        started: list[Any] = []
         try:
-            for module in _domain_lifecycles():
-                try:
-                    await module.start(resources)
-                except Exception as exc:
-                    # The one start-up line operators (and verify's signatures) look for.
-                    log.error(
-                        "startup.failed",
-                        detail=f"startup failed: {module.__name__} did not start: "
-                        f"{type(exc).__name__}: {exc}",
-                    )
-                    raise
-                started.append(module)
+            await _start_domains(resources, started)
             log.info(
                 "startup.ready",
                 database=resources.engine.dialect.name,
@@ -66,13 +79,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             yield
         finally:
-            # One stop failing must not leave the others (and the storage tiers) open.
-            for module in reversed(started):
-                try:
-                    await module.stop(resources)
-                except Exception:
-                    log.exception("shutdown.stop_failed", module=module.__name__)
+            await _stop_domains(resources, started)
             await close_resources(resources)
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(
+        settings.log_level,
+        json=settings.environment in (Environment.staging, Environment.production),
+    )
+    lifespan = _lifespan(settings)
 
     # The docs pages are served from packaged assets by install_docs (FastAPI's load a CDN).
     # clean_params: path and query parameters the SQL tier cannot store are a 422 on every

@@ -15,7 +15,8 @@ from tokenomist.kit.errors import Unprocessable
 from tokenomist.usage import formats
 from tokenomist.usage.formats import ImportOptions, Unparseable, canonical
 from tokenomist.usage.pricing import Pricer
-from tokenomist.usage.records import price, validate
+from tokenomist.usage.records import price
+from tokenomist.usage.validation import validate
 
 PRICER = Pricer()
 

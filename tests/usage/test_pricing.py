@@ -11,7 +11,8 @@ import pytest
 from genai_prices import Usage, calc_price
 
 from tokenomist.usage.pricing import PriceOverrideError, Pricer
-from tokenomist.usage.records import price, records_to_parsed, validate
+from tokenomist.usage.records import price, records_to_parsed
+from tokenomist.usage.validation import validate
 
 WHEN = datetime(2026, 10, 1, 12, tzinfo=UTC)
 

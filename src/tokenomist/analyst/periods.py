@@ -232,6 +232,21 @@ def resolve(
 ) -> Window:
     """The window of a period, ``end`` being the anchor (latest record, or now)."""
     midnight = _day_start(end)
+    window = _relative(period, end, midnight, anchor)
+    if window is None:
+        window = _absolute(period, end, earliest, midnight, anchor)
+    if window is not None:
+        return window
+    start = max(earliest, end - timedelta(days=default_days))
+    if start > earliest:
+        label = f"last {default_days} days"
+    else:
+        label = f"all data ({fmt.duration((end - start).total_seconds())})"
+    return Window(start, end, label, anchor)
+
+
+def _relative(period: Period, end: datetime, midnight: datetime, anchor: str) -> Window | None:
+    """Periods counted back from ``end``: last N days, today, this week/month/quarter/year..."""
     k = period.kind
     if k == "last" and period.days:
         return Window.last(period.days, end, period.text or f"last {period.days:g} days", anchor)
@@ -259,6 +274,14 @@ def resolve(
         before = midnight.replace(day=1) - timedelta(days=1)
         start, stop = _month_window(before.year, before.month)
         return Window(start, stop, f"{start:%B %Y}", "explicit")
+    return None
+
+
+def _absolute(
+    period: Period, end: datetime, earliest: datetime, midnight: datetime, anchor: str
+) -> Window | None:
+    """Periods that name their dates: all data, a month, a quarter, a range, since a day."""
+    k = period.kind
     if k == "all":
         return Window(earliest, end, "all data", anchor)
     if k == "month" and period.month:
@@ -283,12 +306,7 @@ def resolve(
             return Window(start, end, f"since {start:%A %Y-%m-%d} (UTC)", anchor)
         if period.start:
             return Window(parse_date(period.start), end, period.text, anchor)
-    start = max(earliest, end - timedelta(days=default_days))
-    if start > earliest:
-        label = f"last {default_days} days"
-    else:
-        label = f"all data ({fmt.duration((end - start).total_seconds())})"
-    return Window(start, end, label, anchor)
+    return None
 
 
 def _yearless(period: Period, anchor: datetime) -> Window:

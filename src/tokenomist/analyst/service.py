@@ -279,94 +279,117 @@ async def _previous_intent(
     return None
 
 
-async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any]) -> None:
-    run_id, user_id = run["run_id"], run["user_id"]
-    sink = BusSink(resources.require_bus(), run_id)
-    started = time.monotonic()
+class _Run:
+    """One run's bookkeeping: its clock, how its outcome is persisted and how it is published."""
 
-    def ms() -> float:
-        return (time.monotonic() - started) * 1000
+    def __init__(self, resources: Resources, manager: RunManager, run: dict[str, Any]) -> None:
+        self.resources, self.manager, self.run = resources, manager, run
+        self.run_id, self.user_id = run["run_id"], run["user_id"]
+        self.sink = BusSink(resources.require_bus(), self.run_id)
+        self.started = time.monotonic()
 
-    async def finish(status: RunStatus, **values: Any) -> None:
-        async with db.transaction(resources.sessions) as session:
+    def ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
+
+    async def begin(self) -> None:
+        await self.sink.emit(*events.run_started(self.run["thread_id"], self.run["message_id"]))
+        async with db.transaction(self.resources.sessions) as session:
             await repository.set_run(
-                session,
-                run_id,
-                status=status.value,
-                finished_at=utcnow(),
-                duration_ms=round(ms(), 2),
-                **values,
+                session, self.run_id, status=RunStatus.running.value, started_at=utcnow()
             )
-        manager.finishing[user_id].add(run_id)
 
-    async def fail(status: RunStatus, code: str, message: str) -> None:
-        # Both halves are attempted: a client waiting on the stream must hear the end even
-        # when SQL is down, and the record must be right even when the bus is.
+    async def answer(self) -> Any:
+        run = self.run
+        ctx = build_context(self.resources, run, self.sink)
+        previous = await _previous_intent(self.resources, run["thread_id"], run["message_id"])
         try:
-            await finish(status, error_code=code, error_message=message)
-        except Exception:
-            log.exception("analyst.run_persist_failed", run_id=run_id)
-        try:
-            await sink.emit(*events.run_failed(code, message))
-        except Exception:
-            log.exception("analyst.run_failed_not_published", run_id=run_id)
-
-    try:
-        await sink.emit(*events.run_started(run["thread_id"], run["message_id"]))
-        async with db.transaction(resources.sessions) as session:
-            await repository.set_run(
-                session, run_id, status=RunStatus.running.value, started_at=utcnow()
-            )
-        ctx = build_context(resources, run, sink)
-        previous = await _previous_intent(resources, run["thread_id"], run["message_id"])
-        try:
-            async with asyncio.timeout(resources.settings.analyst_run_timeout_s):
-                answer = await run_pipeline(ctx, run["question"], previous)
+            async with asyncio.timeout(self.resources.settings.analyst_run_timeout_s):
+                return await run_pipeline(ctx, run["question"], previous)
         except TimeoutError:
             raise RunTimedOut("the run exceeded its time limit") from None
-        async with db.transaction(resources.sessions) as session:
+
+    async def complete(self, answer: Any) -> None:
+        """Persist the reply and the completed run together, then publish both."""
+        async with db.transaction(self.resources.sessions) as session:
             reply = await repository.add_message(
                 session,
-                run["thread_id"],
+                self.run["thread_id"],
                 "assistant",
                 answer.content,
-                run_id=run_id,
+                run_id=self.run_id,
                 report=answer.report,
             )
             await repository.set_run(
                 session,
-                run_id,
+                self.run_id,
                 status=RunStatus.completed.value,
                 finished_at=utcnow(),
-                duration_ms=round(ms(), 2),
+                duration_ms=round(self.ms(), 2),
                 content=answer.content,
                 report=answer.report,
                 reply_message_id=reply.id,
             )
-        manager.finishing[user_id].add(run_id)
-        await sink.emit(*events.assistant_message(reply.id, answer.content, answer.report))
-        await sink.emit(*events.run_completed(RunStatus.completed, ms()))
-        log.info("analyst.run_completed", run_id=run_id, duration_ms=round(ms(), 1))
+        self.manager.finishing[self.user_id].add(self.run_id)
+        await self.sink.emit(*events.assistant_message(reply.id, answer.content, answer.report))
+        await self.sink.emit(*events.run_completed(RunStatus.completed, self.ms()))
+        log.info("analyst.run_completed", run_id=self.run_id, duration_ms=round(self.ms(), 1))
+
+    async def finish(self, status: RunStatus, **values: Any) -> None:
+        async with db.transaction(self.resources.sessions) as session:
+            await repository.set_run(
+                session,
+                self.run_id,
+                status=status.value,
+                finished_at=utcnow(),
+                duration_ms=round(self.ms(), 2),
+                **values,
+            )
+        self.manager.finishing[self.user_id].add(self.run_id)
+
+    async def fail(self, status: RunStatus, code: str, message: str) -> None:
+        # Both halves are attempted: a client waiting on the stream must hear the end even
+        # when SQL is down, and the record must be right even when the bus is.
+        try:
+            await self.finish(status, error_code=code, error_message=message)
+        except Exception:
+            log.exception("analyst.run_persist_failed", run_id=self.run_id)
+        try:
+            await self.sink.emit(*events.run_failed(code, message))
+        except Exception:
+            log.exception("analyst.run_failed_not_published", run_id=self.run_id)
+
+    def release(self) -> None:
+        finishing = self.manager.finishing
+        finishing[self.user_id].discard(self.run_id)
+        if not finishing[self.user_id]:
+            finishing.pop(self.user_id, None)
+
+
+async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any]) -> None:
+    r = _Run(resources, manager, run)
+    try:
+        await r.begin()
+        await r.complete(await r.answer())
     except RunCancelled as exc:
-        await fail(RunStatus.cancelled, "cancelled", str(exc))
+        await r.fail(RunStatus.cancelled, "cancelled", str(exc))
     except RunTimedOut as exc:
         limit = resources.settings.analyst_run_timeout_s
-        await fail(RunStatus.failed, "timeout", f"{exc} ({limit:g} s)")
+        await r.fail(RunStatus.failed, "timeout", f"{exc} ({limit:g} s)")
     except AgentFailed as exc:
-        await fail(RunStatus.failed, exc.code, exc.message)
+        await r.fail(RunStatus.failed, exc.code, exc.message)
     except asyncio.CancelledError:
         # Server shutdown: record the outcome, then let the cancellation proceed.
         await asyncio.shield(
-            fail(RunStatus.failed, "shutdown", "the server stopped before the analysis finished")
+            r.fail(RunStatus.failed, "shutdown", "the server stopped before the analysis finished")
         )
         raise
     except Exception as exc:
-        log.exception("analyst.run_crashed", run_id=run_id)
-        await fail(RunStatus.failed, "internal_error", f"the analysis failed: {type(exc).__name__}")
+        log.exception("analyst.run_crashed", run_id=r.run_id)
+        await r.fail(
+            RunStatus.failed, "internal_error", f"the analysis failed: {type(exc).__name__}"
+        )
     finally:
-        manager.finishing[user_id].discard(run_id)
-        if not manager.finishing[user_id]:
-            manager.finishing.pop(user_id, None)
+        r.release()
 
 
 class AnalystRuns:

@@ -137,6 +137,11 @@ def _weights(group: dict[str, Any], prices: UnitPrices | None) -> list[tuple[tup
 
 
 def _rows_of(org_id: str, group: dict[str, Any], pricer: Pricer) -> Iterator[dict[str, Any]]:
+    """One FOCUS row per charged part (input, cached, output... tokens; requests) of a
+    (day, provider, model, tier, labels) group, the stored cost split across them.
+
+    Long on purpose: most of it is the one literal row, every FOCUS column in order, which
+    reads best whole next to the spec; splitting it would only scatter the columns."""
     day = datetime.strptime(group["day"], "%Y-%m-%d").replace(tzinfo=UTC)
     provider, model, tier = group["provider"], group["model"], group["service_tier"] or "standard"
     prices = pricer.unit_prices(provider, model, tier, day)

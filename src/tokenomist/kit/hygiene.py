@@ -19,7 +19,7 @@ Why here, and in these three forms:
 - ``InRangeDatetime`` is the annotated type for a date the caller supplies.
 
 Raw ingest bodies (``/api/v1/usage``, imports, OTLP) are not pydantic models and go to the
-analytics tier; their rows are checked column-wise in ``usage.records.validate``, where a row
+analytics tier; their rows are checked column-wise in ``usage.validation.validate``, where a row
 with a NUL in any string field is that row's error and the others are kept (the labels flow
 into reports the SQL tier stores, so they follow the same rule). Headers need nothing here:
 they arrive as latin-1 text, and credentials in them are hashed or verified, never stored.

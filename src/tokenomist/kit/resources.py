@@ -183,8 +183,8 @@ async def _sql_schema(settings: Settings, engine: AsyncEngine, url: str, bound: 
         raise StartupError(f"startup failed: {name} at {mask_url(url)}: {problem}")
 
 
-async def open_resources(settings: Settings) -> Resources:
-    bound = settings.startup_timeout_s
+def _configuration(settings: Settings) -> str:
+    """The JWT secret, and the data dir when an embedded tier needs it: configuration errors."""
     try:
         jwt_secret = settings.resolve_jwt_secret()
     except ValueError as exc:
@@ -196,10 +196,12 @@ async def open_resources(settings: Settings) -> Resources:
             raise StartupError(
                 f"startup failed: data dir {settings.data_dir} unusable: {exc}"
             ) from exc
+    return jwt_secret
 
-    db_url = settings.resolved_database_url
+
+def _sql_engine(settings: Settings, db_url: str, bound: float) -> AsyncEngine:
     try:
-        engine = db.build_engine(
+        return db.build_engine(
             db_url, pool_size=settings.database_pool_size, connect_timeout_s=bound
         )
     except Exception as exc:  # a malformed URL or a sync driver: configuration, one line
@@ -207,19 +209,58 @@ async def open_resources(settings: Settings) -> Resources:
             f"startup failed: SQL database URL {mask_url(db_url)} is not usable: "
             f"{type(exc).__name__}: {exc} (use postgresql+asyncpg://… or sqlite+aiosqlite://…)"
         ) from exc
+
+
+async def _open_sql(settings: Settings, engine: AsyncEngine, db_url: str, bound: float) -> None:
+    await _within(
+        "PostgreSQL" if db.backend_name(db_url) == "postgresql" else "SQLite",
+        db_url,
+        bound,
+        db.ping(engine),
+    )
+    await _sql_schema(settings, engine, db_url, bound)
+
+
+def _analytics_target(settings: Settings) -> tuple[str, str]:
+    """The analytics tier's name and URL, as startup errors name them."""
+    if settings.clickhouse_url:
+        return "ClickHouse", settings.clickhouse_url
+    return "chDB", f"chdb://{settings.chdb_path}"
+
+
+def _build_cache(settings: Settings, bound: float) -> MemoryCache | ResilientCache:
+    try:
+        return build_cache(settings.redis_url, settings.cache_prefix, min(bound, 2.0))
+    except ValueError as exc:  # a malformed URL is configuration, not an outage
+        raise StartupError(
+            f"startup failed: Redis URL {mask_url(settings.redis_url)} is not usable: {exc}"
+        ) from exc
+
+
+async def _ping_cache(
+    settings: Settings, cache: MemoryCache | ResilientCache, bound: float
+) -> None:
+    """An unreachable Redis fails startup only when the cache is required; else degrade."""
+    try:
+        await asyncio.wait_for(cache.ping(), timeout=bound)
+    except Exception as exc:
+        line = f"Redis at {mask_url(settings.redis_url)} {_said(exc)}"
+        if settings.startup_require_cache:
+            raise StartupError(f"startup failed: {line}") from exc
+        log.warning("startup.cache_degraded", detail=line + "; serving on in-process cache")
+
+
+async def open_resources(settings: Settings) -> Resources:
+    """Open the tiers in order (SQL, analytics, cache); on any failure close what was opened."""
+    bound = settings.startup_timeout_s
+    jwt_secret = _configuration(settings)
+    db_url = settings.resolved_database_url
+    engine = _sql_engine(settings, db_url, bound)
     analytics = None
     cache: MemoryCache | ResilientCache | None = None
     try:
-        await _within(
-            "PostgreSQL" if db.backend_name(db_url) == "postgresql" else "SQLite",
-            db_url,
-            bound,
-            db.ping(engine),
-        )
-        await _sql_schema(settings, engine, db_url, bound)
-
-        ch_url = settings.clickhouse_url or f"chdb://{settings.chdb_path}"
-        ch_name = "ClickHouse" if settings.clickhouse_url else "chDB"
+        await _open_sql(settings, engine, db_url, bound)
+        ch_name, ch_url = _analytics_target(settings)
         analytics = await _within(
             ch_name,
             ch_url,
@@ -229,20 +270,8 @@ async def open_resources(settings: Settings) -> Resources:
             ),
         )
         await _within(ch_name, ch_url, max(bound, 60), analytics_mod.migrate(analytics))
-
-        try:
-            cache = build_cache(settings.redis_url, settings.cache_prefix, min(bound, 2.0))
-        except ValueError as exc:  # a malformed URL is configuration, not an outage
-            raise StartupError(
-                f"startup failed: Redis URL {mask_url(settings.redis_url)} is not usable: {exc}"
-            ) from exc
-        try:
-            await asyncio.wait_for(cache.ping(), timeout=bound)
-        except Exception as exc:
-            line = f"Redis at {mask_url(settings.redis_url)} {_said(exc)}"
-            if settings.startup_require_cache:
-                raise StartupError(f"startup failed: {line}") from exc
-            log.warning("startup.cache_degraded", detail=line + "; serving on in-process cache")
+        cache = _build_cache(settings, bound)
+        await _ping_cache(settings, cache, bound)
     except BaseException:
         if cache is not None:
             await cache.close()

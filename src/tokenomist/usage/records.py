@@ -1,16 +1,16 @@
-"""Canonical usage records as Arrow columns: coercion, validation and pricing, column-wise.
+"""Canonical usage records as Arrow columns: coercion and pricing, column-wise.
 
 Every format parses into ``RAW_SCHEMA`` (one row per LLM call, ``_row`` = the line or index the
-row came from, for error messages). ``validate`` drops the rows that break a rule and says
-why; ``price`` adds ``cost_usd`` and ``price_source`` per (provider, model, tier) group using
-unit prices, so a million rows cost a handful of price lookups, not a million.
+row came from, for error messages). ``usage.validation.validate`` drops the rows that break a
+rule and says why; ``price`` adds ``cost_usd`` and ``price_source`` per (provider, model, tier)
+group using unit prices, so a million rows cost a handful of price lookups, not a million.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from tokenomist.kit.analytics import USAGE_SCHEMA
 from tokenomist.kit.hygiene import DATE_RANGE_TEXT
-from tokenomist.usage.pricing import PROVIDER_ALIASES, SERVICE_TIERS, Pricer
+from tokenomist.usage.pricing import Pricer
 
 MAX_TOKENS_PER_CALL = 10_000_000  # above this a token count is a unit mistake, not a call
 MAX_FUTURE = timedelta(days=1)  # clock skew allowance
@@ -257,176 +257,11 @@ def conform(table: pa.Table) -> pa.Table:
     return pa.table(cols, schema=RAW_SCHEMA)
 
 
-# -- column-wise validation --------------------------------------------------------------------
-
-
-def _by_value(col: Any, fn) -> Any:
-    """Apply a string transform once per distinct value (provider, model, status... have few),
-    then spread it back to the rows: far cheaper than transforming a million strings."""
-    whole = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    encoded = pc.dictionary_encode(whole, null_encoding="encode")
-    return pc.take(fn(encoded.dictionary), encoded.indices)
-
-
-def _normalise_provider(values: pa.Array) -> pa.Array:
-    names = pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist()
-    # Typed: a batch where no row names a provider would otherwise infer a null column, and
-    # the rows kept beside the errors would no longer be RAW_SCHEMA.
-    return pa.array(
-        [PROVIDER_ALIASES.get(v, v) if v is not None else None for v in names], pa.string()
-    )
-
-
-def _normalise_status(values: pa.Array) -> pa.Array:
-    out = []
-    for v in pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist():
-        v = "success" if v in (None, "", "ok", "succeeded") else v
-        out.append("error" if v in ("failed", "failure") else v)
-    return pa.array(out, pa.string())
-
-
-def _normalise_tier(values: pa.Array) -> pa.Array:
-    out = []
-    for v in pc.utf8_lower(pc.utf8_trim_whitespace(values)).to_pylist():
-        out.append("standard" if v in (None, "", "default", "auto", "on_demand") else v)
-    return pa.array(out, pa.string())
-
-
-def validate(table: pa.Table, *, now: datetime | None = None) -> tuple[pa.Table, list[RowError]]:
-    """Drop rows that break a rule; return the kept rows (normalised) and one error per
-    dropped row (its first broken rule)."""
-    table = conform(table)
-    now = now or datetime.now(UTC)
-    n = table.num_rows
-    if n == 0:
-        return table, []
-    bad = pa.array([False] * n)
-    errors: dict[int, RowError] = {}
-    rows = table.column("_row")
-
-    def rule(mask: pa.ChunkedArray | pa.Array, field_name: str, message: str) -> None:
-        nonlocal bad
-        mask = pc.fill_null(mask, False)
-        new = pc.and_kleene(mask, pc.invert(bad))
-        if pc.any(new).as_py():
-            for idx in pc.indices_nonzero(new).to_pylist():
-                errors[idx] = RowError(rows[idx].as_py(), field_name, message)
-            bad = pc.or_kleene(bad, mask)
-
-    ts = table.column("timestamp")
-    rule(pc.is_null(ts), "timestamp", "is required")
-    rule(
-        pc.greater(ts, pa.scalar(now + MAX_FUTURE, pa.timestamp("ms", tz="UTC"))),
-        "timestamp",
-        "is in the future (more than a day ahead of the server clock)",
-    )
-    rule(
-        pc.less(ts, pa.scalar(EARLIEST, pa.timestamp("ms", tz="UTC"))),
-        "timestamp",
-        "is before 2015-01-01",
-    )
-    # A NUL is never part of a label, and labels flow into the reports and messages the SQL
-    # tier stores (PostgreSQL text cannot hold U+0000): such a row is refused, the rest kept.
-    for name in STRING_FIELDS:
-        rule(pc.match_substring(table.column(name), "\x00"), name, NUL_MESSAGE)
-    for name in ("provider", "model"):
-        col = _by_value(table.column(name), pc.utf8_trim_whitespace)
-        rule(pc.or_kleene(pc.is_null(col), pc.equal(col, "")), name, "is required")
-        rule(pc.greater(pc.utf8_length(col), MAX_LABEL_LEN), name, "is longer than 256 characters")
-    for name in ("input_tokens", "output_tokens"):
-        rule(pc.is_null(table.column(name)), name, "is required")
-    for name in TOKEN_FIELDS:
-        col = table.column(name)
-        rule(pc.less(col, 0), name, "must not be negative")
-        rule(
-            pc.greater(col, MAX_TOKENS_PER_CALL),
-            name,
-            f"is not a plausible token count for one call (> {MAX_TOKENS_PER_CALL:,})",
-        )
-    inp = table.column("input_tokens")
-    cached = pc.fill_null(table.column("cached_input_tokens"), 0)
-    written = pc.fill_null(table.column("cache_write_tokens"), 0)
-    rule(
-        pc.greater(pc.add(cached, written), inp),
-        "cached_input_tokens",
-        "cached + cache-write tokens exceed input_tokens (input_tokens includes them)",
-    )
-    rule(
-        pc.greater(pc.fill_null(table.column("prefix_tokens"), 0), inp),
-        "prefix_tokens",
-        "exceed input_tokens (the prefix is part of the prompt)",
-    )
-    rule(
-        pc.greater(
-            pc.fill_null(table.column("reasoning_tokens"), 0), table.column("output_tokens")
-        ),
-        "reasoning_tokens",
-        "exceed output_tokens (output_tokens includes them)",
-    )
-    lat = table.column("latency_ms")
-    rule(
-        pc.or_kleene(pc.less(lat, 0), pc.greater(lat, 86_400_000)),
-        "latency_ms",
-        "must be between 0 and one day",
-    )
-    cost = table.column("reported_cost_usd")
-    rule(
-        pc.or_kleene(pc.less(cost, 0), pc.greater(cost, 1_000_000)),
-        "cost_usd",
-        "must be between 0 and 1,000,000",
-    )
-
-    status = _by_value(table.column("status"), _normalise_status)
-    rule(
-        pc.invert(pc.is_in(status, pa.array(["success", "error"]))),
-        "status",
-        "must be 'success' or 'error'",
-    )
-    tier = _by_value(table.column("service_tier"), _normalise_tier)
-    rule(
-        pc.invert(pc.is_in(tier, pa.array(SERVICE_TIERS))),
-        "service_tier",
-        f"must be one of {', '.join(SERVICE_TIERS)}",
-    )
-    rid = table.column("request_id")
-    rule(pc.greater(pc.utf8_length(rid), MAX_ID_LEN), "request_id", "is longer than 256 characters")
-    rule(pc.match_substring_regex(rid, r"[\x00-\x1f]"), "request_id", "contains control characters")
-    for name in ("project", "feature", "end_user", "finish_reason"):
-        rule(
-            pc.greater(pc.utf8_length(table.column(name)), MAX_LABEL_LEN),
-            name,
-            "is longer than 256 characters",
-        )
-
-    provider = _by_value(table.column("provider"), _normalise_provider)
-    table = (
-        table.set_column(table.schema.get_field_index("provider"), "provider", provider)
-        .set_column(
-            table.schema.get_field_index("model"),
-            "model",
-            _by_value(table.column("model"), pc.utf8_trim_whitespace),
-        )
-        .set_column(table.schema.get_field_index("status"), "status", status)
-        .set_column(table.schema.get_field_index("service_tier"), "service_tier", tier)
-        .set_column(
-            table.schema.get_field_index("finish_reason"),
-            "finish_reason",
-            _by_value(pc.fill_null(table.column("finish_reason"), ""), pc.utf8_lower),
-        )
-    )
-    kept = table.filter(pc.invert(bad)) if errors else table
-    return kept, [errors[i] for i in sorted(errors)]
-
-
 # -- column-wise pricing -----------------------------------------------------------------------
 
 
-def price(table: pa.Table, pricer: Pricer) -> pa.Table:
-    """Add ``cost_usd`` (null = unpriced) and ``price_source`` columns.
-
-    One price lookup per (provider, model, tier) group — per group and day, or minute, for the
-    few models whose price depends on the request time — and long-context tiers applied per
-    row by threshold. No per-row Python: rows find their group's prices through integer keys."""
+def _groups(table: pa.Table) -> tuple[Any, Callable[[int], tuple[str, str, str]]]:
+    """Each row's (provider, model, tier) group as one integer, and the names of a group."""
     n = table.num_rows
     codes, labels = [], []
     for name, fn in (("provider", None), ("model", pc.utf8_lower), ("service_tier", None)):
@@ -445,25 +280,34 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
             names[2][g % n_tier],
         )
 
-    groups = pc.unique(group).to_pylist()
-    granularity = {g: pricer.time_granularity(*group_name(g)) for g in groups}
-    # A bucket says which day/minute's price a row needs (0: the group's only price).
+    return group, group_name
+
+
+def _price_keys(table: pa.Table, group: Any, granularity: dict[int, str | None]) -> Any:
+    """Group and time bucket per row: ``group << 32 | bucket``, where the bucket says which
+    day/minute's price a row needs (0: the group's only price)."""
     key = pc.multiply(group, 1 << 32)
     if any(granularity.values()):
         millis = pc.cast(pc.cast(table.column("timestamp"), pa.timestamp("ms")), pa.int64())
         spans = {"day": 86_400_000, "minute": 60_000}
-        bucket = pa.array(np.zeros(n, dtype=np.int64))
+        bucket = pa.array(np.zeros(table.num_rows, dtype=np.int64))
         for gran, span in spans.items():
             chosen = [g for g, v in granularity.items() if v == gran]
             if chosen:
                 mask = pc.is_in(group, value_set=pa.array(chosen, pa.int64()))
                 bucket = pc.if_else(mask, pc.add(pc.divide(millis, span), 1), bucket)
         key = pc.add(key, bucket)
-    uniques = pc.unique(key).to_pylist()
-    slot = pc.index_in(key, value_set=pa.array(uniques, pa.int64()))
+    return key
 
+
+def _unit_prices_per_key(
+    keys: list[int],
+    granularity: dict[int, str | None],
+    group_name: Callable[[int], tuple[str, str, str]],
+    pricer: Pricer,
+) -> list[Any]:
     per_group = []
-    for k in uniques:
+    for k in keys:
         g, b = divmod(k, 1 << 32)
         fineness = granularity[g]
         when: datetime | None = None
@@ -471,10 +315,11 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
             span = 86_400_000 if fineness == "day" else 60_000
             when = datetime.fromtimestamp((b - 1) * span / 1000, tz=UTC)
         per_group.append(pricer.unit_prices(*group_name(g), when))
+    return per_group
 
-    def take(values: list[Any], typ: pa.DataType) -> Any:
-        return pc.take(pa.array(values, typ), slot)
 
+def _costs(table: pa.Table, slot: Any, per_group: list[Any]) -> Any:
+    """Each row's cost at its slot's unit prices, long-context tiers applied by threshold."""
     inp = pc.cast(table.column("input_tokens"), pa.float64())
     cached = pc.cast(pc.fill_null(table.column("cached_input_tokens"), 0), pa.float64())
     write = pc.cast(pc.fill_null(table.column("cache_write_tokens"), 0), pa.float64())
@@ -483,7 +328,8 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
 
     def cost_with(prices: list[Any]) -> Any:
         def col(attr: str) -> Any:
-            return take([getattr(p, attr) if p else None for p in prices], pa.float64())
+            values = [getattr(p, attr) if p else None for p in prices]
+            return pc.take(pa.array(values, pa.float64()), slot)
 
         total = pc.add(
             pc.add(
@@ -505,6 +351,24 @@ def price(table: pa.Table, pricer: Pricer) -> pa.Table:
         alt = cost_with(above)
         use = pc.and_kleene(pc.greater(table.column("input_tokens"), threshold), pc.is_valid(alt))
         cost = pc.if_else(use, alt, cost)
+    return cost
+
+
+def price(table: pa.Table, pricer: Pricer) -> pa.Table:
+    """Add ``cost_usd`` (null = unpriced) and ``price_source`` columns.
+
+    One price lookup per (provider, model, tier) group — per group and day, or minute, for the
+    few models whose price depends on the request time — and long-context tiers applied per
+    row by threshold. No per-row Python: rows find their group's prices through integer keys."""
+    group, group_name = _groups(table)
+    groups = pc.unique(group).to_pylist()
+    granularity = {g: pricer.time_granularity(*group_name(g)) for g in groups}
+    key = _price_keys(table, group, granularity)
+    uniques = pc.unique(key).to_pylist()
+    slot = pc.index_in(key, value_set=pa.array(uniques, pa.int64()))
+    per_group = _unit_prices_per_key(uniques, granularity, group_name, pricer)
+    cost = _costs(table, slot, per_group)
     unknown = f"unpriced: not in {pricer.snapshot}"
-    source = take([p.source if p else unknown for p in per_group], pa.string())
+    sources = [p.source if p else unknown for p in per_group]
+    source = pc.take(pa.array(sources, pa.string()), slot)
     return table.append_column("cost_usd", cost).append_column("price_source", source)

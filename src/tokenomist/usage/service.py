@@ -22,7 +22,8 @@ from tokenomist.kit.resources import Resources
 from tokenomist.usage import formats, repository
 from tokenomist.usage.formats import ImportOptions, Unparseable
 from tokenomist.usage.pricing import Pricer, get_pricer
-from tokenomist.usage.records import Parsed, RowError, price, records_to_parsed, validate
+from tokenomist.usage.records import Parsed, RowError, price, records_to_parsed
+from tokenomist.usage.validation import validate
 
 log = structlog.get_logger(__name__)
 

@@ -19,6 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    """The DDL is kept literal on purpose: a migration is a frozen record of the schema at
+    its revision, read against the database, not code to factor."""
     op.create_table(
         "orgs",
         sa.Column("id", sa.String(32), nullable=False),

@@ -8,6 +8,7 @@ project, the full-precision timestamp and the token counts, so re-importing a fi
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,22 +41,7 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
             code="missing_import_option",
             details={"missing": missing},
         )
-    body = strip_bom(data)
-    if not sniff(body):
-        raise Unparseable(f"expected the header {','.join(HEADER)}")
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(body),
-            convert_options=pacsv.ConvertOptions(
-                column_types={
-                    "TIMESTAMP": pa.string(),
-                    "ContextTokens": pa.string(),
-                    "GeneratedTokens": pa.string(),
-                },
-            ),
-        )
-    except pa.ArrowInvalid as exc:
-        raise Unparseable(f"not a readable CSV: {exc}") from None
+    table = _read(strip_bom(data))
     n = table.num_rows
     lines = pa.array(range(2, n + 2), pa.int64())
     raw_ts = pc.utf8_trim_whitespace(table.column("TIMESTAMP"))
@@ -63,18 +49,7 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
     gen = _ints(table.column("GeneratedTokens"))
     # The trace has 100 ns precision; Arrow parses at most microseconds.
     ts = _timestamps(pc.utf8_slice_codeunits(raw_ts, 0, 26))
-
-    errors: list[RowError] = []
-    bad = pa.array([False] * n)
-    for mask, field, message in (
-        (pc.is_null(ts), "timestamp", "TIMESTAMP is not a 'YYYY-MM-DD HH:MM:SS[.fffffff]' time"),
-        (pc.is_null(ctx), "input_tokens", "ContextTokens is not an integer"),
-        (pc.is_null(gen), "output_tokens", "GeneratedTokens is not an integer"),
-    ):
-        new = pc.and_kleene(mask, pc.invert(bad))
-        for i in pc.indices_nonzero(new).to_pylist():
-            errors.append(RowError(i + 2, field, message))
-        bad = pc.or_kleene(bad, mask)
+    bad, errors = _unreadable(ts, ctx, gen)
 
     project = options.project or ""
     request_id = pc.binary_join_element_wise(
@@ -100,6 +75,42 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
     ).filter(pc.invert(bad))
     errors.sort(key=lambda e: e.index)
     return Parsed(conform(out), errors, n)
+
+
+def _read(body: bytes) -> pa.Table:
+    """The trace as a table, the columns this format parses from text read as text."""
+    if not sniff(body):
+        raise Unparseable(f"expected the header {','.join(HEADER)}")
+    try:
+        return pacsv.read_csv(
+            io.BytesIO(body),
+            convert_options=pacsv.ConvertOptions(
+                column_types={
+                    "TIMESTAMP": pa.string(),
+                    "ContextTokens": pa.string(),
+                    "GeneratedTokens": pa.string(),
+                },
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise Unparseable(f"not a readable CSV: {exc}") from None
+
+
+def _unreadable(ts: Any, ctx: Any, gen: Any) -> tuple[Any, list[RowError]]:
+    """Rows whose time or token counts did not parse, and one error per such row (its first)."""
+    n = len(ts)
+    errors: list[RowError] = []
+    bad = pa.array([False] * n)
+    for mask, field, message in (
+        (pc.is_null(ts), "timestamp", "TIMESTAMP is not a 'YYYY-MM-DD HH:MM:SS[.fffffff]' time"),
+        (pc.is_null(ctx), "input_tokens", "ContextTokens is not an integer"),
+        (pc.is_null(gen), "output_tokens", "GeneratedTokens is not an integer"),
+    ):
+        new = pc.and_kleene(mask, pc.invert(bad))
+        for i in pc.indices_nonzero(new).to_pylist():
+            errors.append(RowError(i + 2, field, message))
+        bad = pc.or_kleene(bad, mask)
+    return bad, errors
 
 
 def _ints(col: pa.ChunkedArray) -> pa.ChunkedArray:

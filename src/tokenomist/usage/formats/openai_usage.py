@@ -66,9 +66,8 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
     return Parsed(rows_to_table(rows), errors, index + 1)
 
 
-def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, Any]]:
-    if not isinstance(result, dict):
-        raise RowInvalid("", "a bucket result must be an object")
+def _bucket_window(bucket: dict[str, Any]) -> tuple[int, int]:
+    """The bucket's (start, end) in Unix seconds; a missing or empty end means one day."""
     start = as_int("start_time", bucket.get("start_time"))
     end = as_int("end_time", bucket.get("end_time"))
     if start is None:
@@ -82,7 +81,11 @@ def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, A
             raise RowInvalid(
                 name, f"is not a Unix time {DATE_RANGE_TEXT}, got {bucket.get(name)!r}"
             )
-    end = end if end is not None and end > start else start + 86400
+    return start, end if end is not None and end > start else start + 86400
+
+
+def _result_counts(result: dict[str, Any]) -> tuple[Any, int, dict[str, int]]:
+    """The result's model, number of calls and token totals, each checked."""
     model = result.get("model")
     if not model:
         raise RowInvalid("model", "is required (export with group_by=model)")
@@ -105,6 +108,14 @@ def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, A
     for name, value in tokens.items():
         if value < 0:
             raise RowInvalid(name, "must not be negative")
+    return model, n, tokens
+
+
+def _expand(bucket: dict[str, Any], result: Any, index: int) -> list[dict[str, Any]]:
+    if not isinstance(result, dict):
+        raise RowInvalid("", "a bucket result must be an object")
+    start, end = _bucket_window(bucket)
+    model, n, tokens = _result_counts(result)
     if n == 0:
         return []
     tier = "batch" if result.get("batch") else (result.get("service_tier") or "standard")

@@ -214,19 +214,21 @@ def _first(attrs: dict[str, Any], *keys: str) -> Any:
     return None
 
 
-def _to_record(span: dict[str, Any]) -> dict[str, Any]:
-    a = span["attrs"]
+def _span_start(span: dict[str, Any]) -> datetime:
     if span["start_ns"] is None:
         raise RowInvalid("timestamp", "the span's startTimeUnixNano is not an integer")
     if not span["start_ns"]:
         raise RowInvalid("timestamp", "the span has no start time")
     try:
-        start = datetime.fromtimestamp(span["start_ns"] / 1e9, tz=UTC)
+        return datetime.fromtimestamp(span["start_ns"] / 1e9, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise RowInvalid(
             "timestamp", f"the span's start time ({span['start_ns']} ns) is out of range"
         ) from None
-    latency = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else None
+
+
+def _input_tokens(a: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
+    """Input, cache-read and cache-write tokens; input includes the cached ones."""
     inp = as_int("gen_ai.usage.input_tokens", a.get("gen_ai.usage.input_tokens"))
     cached = as_int(
         "gen_ai.usage.cache_read.input_tokens",
@@ -242,6 +244,14 @@ def _to_record(span: dict[str, Any]) -> dict[str, Any]:
     )
     if inp is not None and (cached or 0) + (written or 0) > inp:
         inp += (cached or 0) + (written or 0)  # reported apart (Anthropic style)
+    return inp, cached, written
+
+
+def _to_record(span: dict[str, Any]) -> dict[str, Any]:
+    a = span["attrs"]
+    start = _span_start(span)
+    latency = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else None
+    inp, cached, written = _input_tokens(a)
     reasons = a.get("gen_ai.response.finish_reasons")
     finish = reasons[0] if isinstance(reasons, list) and reasons else reasons
     failed = span["status"] == _STATUS_ERROR or a.get("error.type") not in (None, "")
