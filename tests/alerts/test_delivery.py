@@ -119,11 +119,11 @@ async def test_concurrent_evaluators_fire_each_threshold_once(app_server, client
     assert len(receiver.requests) == 3
 
 
+# The advisory lock is PostgreSQL's (SQLite runs one process): this runs on PostgreSQL only.
+@pytest.mark.parametrize("sql_backend", ["postgresql"])
 async def test_only_the_lock_holder_evaluates_on_postgresql(
     app_server, sql_backend, client, user, receiver
 ):
-    if sql_backend != "postgresql":
-        pytest.skip("the advisory lock is PostgreSQL's; SQLite runs one process")
     unit = await _calibrate(client, user)
     channel = await webhook(client, user, receiver.url)
     resources = app_server.resources

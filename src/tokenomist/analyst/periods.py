@@ -66,8 +66,14 @@ class Period:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
+# More units than this reach back past 1970 whatever the unit (hours included), where every
+# window starts anyway; a count past it would only overflow dates and the 64-bit integers of
+# the stored report and event frames.
+MAX_UNITS = 10_000_000
+
+
 def number(text: str) -> int:
-    return int(text) if text.isdigit() else NUMBER_WORDS[text.lower()]
+    return min(int(text), MAX_UNITS) if text.isdigit() else NUMBER_WORDS[text.lower()]
 
 
 def _month_no(text: str) -> int:
