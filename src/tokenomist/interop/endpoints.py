@@ -18,6 +18,7 @@ from tokenomist.interop import agui, focus
 from tokenomist.interop.agui import CleanRunAgentInput
 from tokenomist.interop.mcp import McpEndpoint
 from tokenomist.kit.errors import NotFound, Unprocessable
+from tokenomist.kit.hygiene import INT64_MAX, InRangeDatetime
 from tokenomist.kit.resources import Resources, ResourcesDep
 
 router = APIRouter(tags=["interop"])
@@ -33,7 +34,7 @@ def _after_seq(last_event_id: str | None) -> int:
     if last_event_id is None or not last_event_id.strip():
         return 0
     value = last_event_id.strip()
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > INT64_MAX:
         raise Unprocessable(
             "Last-Event-ID must be the id (a non-negative integer) of the last event received",
             details=[{"field": "Last-Event-ID", "message": f"got {last_event_id!r}"}],
@@ -108,8 +109,8 @@ def _utc(value: datetime) -> datetime:
 async def focus_export(
     resources: ResourcesDep,
     principal: ReadPrincipal,
-    from_: Annotated[datetime, Query(alias="from", description="range start (UTC)")],
-    to: Annotated[datetime, Query(description="range end, exclusive (UTC)")],
+    from_: Annotated[InRangeDatetime, Query(alias="from", description="range start (UTC)")],
+    to: Annotated[InRangeDatetime, Query(description="range end, exclusive (UTC)")],
     format: Annotated[Literal["csv", "parquet"], Query()] = "csv",
 ) -> StreamingResponse:
     """FOCUS 1.2 Cost and Usage rows of the org's LLM usage over [from, to). Unpriced calls are

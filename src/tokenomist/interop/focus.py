@@ -82,9 +82,10 @@ GROUP BY day, provider, model, service_tier, project, feature, end_user
 ORDER BY day, provider, model, service_tier, project, feature, end_user
 """
 _UNPRICED_SQL = """
-SELECT count() AS n FROM {usage}
-WHERE cost_usd IS NULL
-  AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}
+SELECT countIf(cost_usd IS NULL) AS n, count() AS calls,
+       toString(min(timestamp)) AS first, toString(max(timestamp)) AS last
+FROM {usage}
+WHERE timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}
 """
 
 
@@ -116,8 +117,18 @@ class Export:
 
 
 async def prepare(usage: OrgAnalytics, pricer: Pricer, start: datetime, end: datetime) -> Export:
-    counted = await usage.query(_UNPRICED_SQL, {"start": _ch(start), "end": _ch(end)})
-    return Export(usage.org_id, start, end, int(counted[0]["n"]), usage, pricer)
+    """The export of [start, end), walked only over the days that hold data: a range of
+    centuries over a month of usage costs a month's queries, not twelve thousand."""
+    found = (await usage.query(_UNPRICED_SQL, {"start": _ch(start), "end": _ch(end)}))[0]
+    if not int(found["calls"]):
+        return Export(usage.org_id, start, start, 0, usage, pricer)
+    first = _parsed(found["first"]).replace(hour=0, minute=0, second=0, microsecond=0)
+    last = _parsed(found["last"]) + timedelta(milliseconds=1)
+    return Export(usage.org_id, max(start, first), min(end, last), int(found["n"]), usage, pricer)
+
+
+def _parsed(value: str) -> datetime:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
 
 
 def _weights(group: dict[str, Any], prices: UnitPrices | None) -> list[tuple[tuple, float, float]]:
