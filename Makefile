@@ -51,11 +51,12 @@ test: $(STAMP) $(FOCUS_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m 'not fuzz'
+	$(BIN)/python -m pytest -q -m fuzz
 
 ## The suite without the slow-marked tests.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m 'not slow'
+	$(BIN)/python -m pytest -q -m 'not slow and not fuzz'
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
