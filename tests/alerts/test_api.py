@@ -78,7 +78,10 @@ async def test_budget_defaults_patch_delete_and_org_scope(client, user, receiver
     assert budget["thresholds"] == [0.5, 0.8, 1.0]
     assert budget["forecast_alert"] is False
     assert budget["spent_usd"] == pytest.approx(unit)
-    assert budget["status"] in ("warning", "forecast_exceeded")  # 60 % spent
+    # 20 % spent, under the first threshold: "ok" unless the forecast, which depends on how
+    # much of the week is left at the time the test runs, goes past the amount.
+    over = budget["forecast_usd"] > budget["amount_usd"]
+    assert budget["status"] == ("forecast_exceeded" if over else "ok")
     assert budget["period_start"] < budget["period_end"]
 
     patched = await client.patch(
