@@ -32,7 +32,9 @@ import pyarrow.compute as pc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from summary import append, row  # noqa: E402
 from tests.analyst.rows import records_to_arrow  # noqa: E402
 
 from tokenomist.analyst.catalogue import load_catalogue  # noqa: E402
@@ -88,7 +90,7 @@ async def best(fn, repeat: int) -> tuple[float, object]:
     return fastest, result
 
 
-async def bench(rows: int, repeat: int) -> None:
+async def bench(rows: int, repeat: int) -> dict[str, float]:
     pricer = Pricer()
     started = time.perf_counter()
     table, workload = tiled(rows, pricer)
@@ -161,6 +163,7 @@ async def bench(rows: int, repeat: int) -> None:
                 f"{'$' + format(planted, ',.2f'):>18}"
             )
         await ch.close()
+    return {"e2e_s": e2e, "scoped_s": scoped, "raw_s": raw}
 
 
 def main() -> None:
@@ -168,9 +171,25 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append",
                         help="rows to load (repeatable; default 1,000,000)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=3, help="best of N timings")
+    parser.add_argument("--summary", help="append the headline rows to this file (bench.py)")
     args = parser.parse_args()
-    for rows in args.rows or [1_000_000]:
-        asyncio.run(bench(rows, args.repeat))
+    results = {rows: asyncio.run(bench(rows, args.repeat)) for rows in args.rows or [1_000_000]}
+    summary = []
+    for rows, r in results.items():
+        summary.append(row(
+            f"full analysis, {rows:,} rows, s", f"{r['e2e_s']:.2f}",
+            f"one aggregate: FINAL scope {r['scoped_s']:.3f}, raw {r['raw_s']:.3f}",
+            f"FINAL {r['scoped_s'] / r['raw_s']:.1f}x raw",
+            "<= 6 s" if rows >= 10_000_000 else "(<= 6 s at 10M)",
+            r["e2e_s"] <= 6 if rows >= 10_000_000 else None,
+        ))  # fmt: skip
+    small, large = min(results), max(results)
+    if large > small:
+        ratio = results[large]["e2e_s"] / results[small]["e2e_s"]
+        summary.append(row(f"full analysis {large:,} / {small:,} rows", f"{ratio:.1f}x", "", "",
+                           "<= 10x (10M vs 1M)",
+                           ratio <= 10))  # fmt: skip
+    append(args.summary, summary)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from summary import append, row  # noqa: E402
 from tests.support.servers import server_process  # noqa: E402
 
 from tokenomist.kit.resources import close_resources, open_resources  # noqa: E402
@@ -159,6 +161,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--http-batches", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs per contender")
+    parser.add_argument("--summary", help="append the headline rows to this file (bench.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tk-bench-file-") as tmp:
         path = Path(tmp) / "usage.ndjson"
@@ -187,6 +190,14 @@ def main() -> None:
         f"\nIngest benchmark: {args.rows:,} canonical NDJSON rows "
         f"(best of {args.repeat} alternating runs)\n"
     )
+    append(args.summary, [
+        row(f"bulk import {args.rows:,} rows, rows/s", f"{bulk_rps:,.0f}",
+            f"raw chDB INSERT...SELECT FROM file() {raw_rps:,.0f}", f"{bulk_rps / raw_rps:.2f}x",
+            ">= 0.7x", bulk_rps / raw_rps >= 0.7),
+        row("HTTP ingest, one client, 1,000-row batches, rows/s", f"{http_rps:,.0f}",
+            f"bulk import {bulk_rps:,.0f}", f"{http_rps / bulk_rps:.2f}x", ">= 60,000 rows/s",
+            http_rps >= 60_000),
+    ])  # fmt: skip
     print(f"| {'path':<52} | {'seconds':>8} | {'rows/s':>10} | note")
     print(f"|{'-' * 54}|{'-' * 10}|{'-' * 12}|------")
     for name, seconds, rps, note in table:

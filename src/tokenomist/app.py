@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -58,6 +60,31 @@ async def _stop_domains(resources: Resources, started: list[Any]) -> None:
             await module.stop(resources)
         except Exception:
             log.exception("shutdown.stop_failed", module=module.__name__)
+
+
+async def drain(resources: Resources) -> None:
+    """SIGTERM (kit.server.DrainingServer): readiness turns 503 ``draining`` and new runs and
+    WebSockets are refused (503, which the load balancer retries on another instance); each
+    domain with a ``drain`` hook then winds down in order (open WebSockets closed 1012 so their
+    clients reconnect elsewhere and resume; runs finished, or stopped as ``instance_stopped``
+    past ``drain_timeout_s``). The instance keeps answering for at least ``drain_delay_s`` in
+    all, so the load balancer's health checks take it out before its port closes; the server
+    then stops listening and the lifespan closes everything as on any stop."""
+    settings = resources.settings
+    started = time.monotonic()
+    resources.draining = True
+    log.info(
+        "shutdown.draining", delay_s=settings.drain_delay_s, timeout_s=settings.drain_timeout_s
+    )
+    for module in _domain_lifecycles():
+        hook = getattr(module, "drain", None)
+        if hook is not None:
+            try:
+                await hook(resources)
+            except Exception:
+                log.exception("shutdown.drain_failed", module=module.__name__)
+    await asyncio.sleep(max(0.0, settings.drain_delay_s - (time.monotonic() - started)))
+    log.info("shutdown.drained", duration_s=round(time.monotonic() - started, 2))
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
+from typing import Any
 
 import typer
 import uvicorn
@@ -40,12 +42,36 @@ def serve(
         os.environ["TOKENOMIST_PORT"] = str(port)
     if debug:
         os.environ["TOKENOMIST_LOG_LEVEL"] = "DEBUG"
-    from tokenomist.kit.server import server_options
+    from tokenomist.kit.server import DrainingServer, server_options
 
     settings = Settings()
     options = server_options(settings)
     options["log_level"] = "debug" if settings.log_level.upper() == "DEBUG" else "warning"
-    uvicorn.run("tokenomist.app:create_app", factory=True, reload=reload, **options)
+    if reload:
+        uvicorn.run("tokenomist.app:create_app", factory=True, reload=True, **options)
+        return
+    from tokenomist.app import create_app, drain
+
+    # The app is built by uvicorn (after it set up its loggers, which create_app adjusts), and
+    # kept here for the drain. SIGTERM drains first (app.drain); whatever is still open after
+    # it gets a bounded wait.
+    built: list[Any] = []
+
+    def factory() -> Any:
+        built.append(create_app(settings))
+        return built[0]
+
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        timeout_graceful_shutdown=max(round(settings.drain_delay_s), 5),
+        **options,
+    )
+    server = DrainingServer(config, lambda: drain(built[0].state.resources))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(3)  # start-up failed (uvicorn.run exits 3 here too)
 
 
 @db_app.command("upgrade")
@@ -83,5 +109,5 @@ def _register_domain_commands() -> None:
         importlib.import_module(f"tokenomist.{name}.cli").register(app)
 
 
-DOMAIN_CLIS: list[str] = ["auth", "verify", "usage", "analyst", "interop"]
+DOMAIN_CLIS: list[str] = ["auth", "verify", "usage", "analyst", "interop", "stack"]
 _register_domain_commands()

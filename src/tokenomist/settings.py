@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     chdb_dir: Path | None = None  # override the chDB location (one per process)
     cache_prefix: str = "tk:"
     analytics_database: str = "tokenomist"  # chDB database (a server takes it from its URL)
+    analytics_workers: int = Field(default=0, ge=0)  # chDB sessions/threads; 0: min(4, cores)
+    analytics_memo_mb: float = Field(default=64, ge=0)  # memoised chDB org reads; 0: off
     auto_migrate: bool = True  # apply SQL migrations and analytics schema steps at start-up
     database_pool_size: int = 10
 
@@ -85,6 +87,18 @@ class Settings(BaseSettings):
     http_max_header_line_bytes: int = 8192  # request line or one header line; else 414 / 431
     http_max_headers: int = 128  # more → 431
 
+    # Graceful shutdown (kit/server.py, app.drain): on SIGTERM the instance answers
+    # /health/ready 503 "draining", refuses new runs and WebSockets (503), closes open
+    # WebSockets with 1012, lets its runs finish for up to drain_timeout_s and fails the rest
+    # with run_failed{code: "instance_stopped"}; it keeps serving for at least drain_delay_s so
+    # a load balancer's health checks take it out before its port closes.
+    drain_timeout_s: float = 30.0
+    drain_delay_s: float = 2.0
+    # Liveness of the instance behind each run (with Redis): an instance refreshes its key every
+    # instance_heartbeat_s; a run whose instance went quiet for 3 beats (kill -9, a lost node)
+    # is failed with code "instance_stopped" by another instance, so its readers see it end.
+    instance_heartbeat_s: float = 2.0
+
     # Domain settings: each domain adds its fields under its own marker.
     # --- auth ---
     # Failed logins tolerated per client IP within ``login_failure_window_s`` (per email:
@@ -115,6 +129,14 @@ class Settings(BaseSettings):
     alerts_max_attempts: int = 8  # per delivery; then it is marked failed
     alerts_retry_base_s: float = 30.0  # attempt n waits base·2^(n-1): 8 attempts ≈ 64 min
     alerts_delivery_timeout_s: float = 10.0
+    # Spend anomalies: a window must pass its expected spend by at least this many dollars;
+    # each one found by the evaluator is an anomaly.spend event to every channel of the org.
+    alerts_anomaly_min_usd: Annotated[float, Field(gt=0)] = 1.0
+    alerts_anomaly_events: bool = True
+    # Webhook and Slack URLs may not reach loopback, private, link-local (cloud metadata) or
+    # other non-public addresses, checked when a channel is created and again at each delivery
+    # on the address actually connected to. Turn on only for receivers on a trusted network.
+    alerts_allow_private_urls: bool = False
     # --- verify ---
 
     @model_validator(mode="before")

@@ -4,34 +4,20 @@ in tests/support/alerts.py."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
-from tests.support.alerts import Receiver
+from tests.support.alerts import Receiver, running_receiver
 from tests.support.servers import live_server
 from tests.support.usage import account
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
-    rec = Receiver()
-    server = uvicorn.Server(
-        uvicorn.Config(rec, host="127.0.0.1", port=rec.port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with running_receiver() as rec:
         yield rec
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture
@@ -43,6 +29,7 @@ def alert_settings(make_settings, sql_backend: str):
         cache="redis" if sql_backend == "postgresql" else "memory",
         alerts_retry_base_s=0.05,
         alerts_eval_interval_s=3600,
+        alerts_allow_private_urls=True,  # the receiver listens on loopback
     )
 
 

@@ -145,7 +145,7 @@ async def test_a_receiver_that_never_answers_2xx_is_given_up_after_max_attempts(
     receiver.fail_first = 1_000
     settings = make_settings(
         sql=sql_backend, alerts_retry_base_s=0.01, alerts_eval_interval_s=3600,
-        alerts_max_attempts=3,
+        alerts_max_attempts=3, alerts_allow_private_urls=True,
     )  # fmt: skip
     async with live_server(settings) as srv, httpx.AsyncClient(base_url=srv.url) as client:
         user = await account(client)

@@ -17,7 +17,7 @@ import pytest
 from tests.analyst import bank
 from tests.analyst.bank import CLAUDE, GPT_4O, LATEST, MS, day_start, last, month
 from tests.support.analyst import agents_of, ask
-from tokenomist.analyst import fmt
+from tokenomist.analyst import fmt, render
 
 PRICER, ROWS = bank.PRICER, bank.ROWS
 DEFAULT = last(30)
@@ -288,6 +288,36 @@ CASES = [
     Case("how much did the conv project spend over all time?", (bank.OLD_START, LATEST),
          {"project": "conv"}, check=_run_rate_from_traffic),
 ]  # fmt: skip
+
+
+def _anomalies(case: Case, report: dict, content: str) -> None:
+    # The bank's traffic is steady: no day stands out from the same weekday of earlier weeks.
+    _spend_matches(case, report, content)
+    assert report["anomalies"] == []
+    assert "No day in this window spent unusually" in content
+
+
+def _budgets(case: Case, report: dict, content: str) -> None:
+    _spend_matches(case, report, content)
+    assert report["budgets"]["budgets"] == []
+    month = report["budgets"]["month_forecast"]
+    # The bank's data ends before the clock's month: nothing spent in it yet, and its
+    # forecast is the run-rate of the history still inside the last 28 days (if any).
+    assert month["spent_usd"] == 0.0
+    assert f"forecast for the month **{render.amount_text(month['forecast_usd'])}**" in content
+    assert "No budget is set" in content
+
+
+BUDGET_CASES = [
+    Case("Why did spend jump yesterday?", YESTERDAY, kind="anomalies", check=_anomalies),
+    Case("any unusual spend last week?", last(7), kind="anomalies", check=_anomalies),
+    Case("did the legal project's costs spike last week?", last(7), {"project": "legal"},
+         kind="anomalies", check=_anomalies),
+    Case("Are we on track for our budget?", DEFAULT, kind="budget", check=_budgets),
+    Case("will we go over budget this month?", (datetime(2026, 11, 1, tzinfo=UTC), LATEST),
+         kind="budget", check=_budgets),
+]  # fmt: skip
+CASES += BUDGET_CASES
 
 
 def test_the_bank_has_at_least_forty_phrasings():

@@ -11,7 +11,18 @@ from pathlib import Path
 import tokenomist
 
 ROOT = Path(tokenomist.__file__).parent
-DOMAINS = {"alerts", "analyst", "auth", "discovery", "health", "realtime", "usage", "verify", "web"}
+DOMAINS = {
+    "alerts",
+    "analyst",
+    "auth",
+    "discovery",
+    "health",
+    "realtime",
+    "stack",
+    "usage",
+    "verify",
+    "web",
+}
 
 
 def _module_name(path: Path) -> str:

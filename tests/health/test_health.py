@@ -193,22 +193,27 @@ async def test_requests_answer_503_naming_the_database_when_it_drops(make_settin
 
 
 async def test_analytics_busy_with_a_long_query_is_degraded_not_down(make_settings):
-    # chDB runs one query at a time: a health ping queued behind a long analysis must not take
-    # the instance out of the load balancer (503), but it is not healthy either.
-    settings = make_settings(health_check_timeout_s=0.1)
+    # chDB runs a bounded number of queries at a time (one per worker): a health ping queued
+    # behind long analyses on every worker must not take the instance out of the load balancer
+    # (503), but it is not healthy either.
+    settings = make_settings(health_check_timeout_s=0.1, analytics_workers=2)
     async with live_server(settings) as srv:
         analytics = srv.resources.analytics
-        long_query = asyncio.create_task(
-            analytics.query("SELECT sum(number) AS s FROM numbers(5000000000)")
-        )
-        while analytics.busy_detail() is None and not long_query.done():
+        assert analytics.busy_detail() is None
+        long_queries = [
+            # 3 s each, whatever the machine's speed (and no CPU taken from the rest)
+            asyncio.create_task(analytics.query("SELECT sum(sleepEachRow(1)) AS s FROM numbers(3)"))
+            for _ in range(analytics.workers)
+        ]
+        while analytics.busy_detail() is None:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)  # let the worker pick the query up
+        await asyncio.sleep(0.05)  # let the workers pick the queries up
         r = await _ready(srv)
-        long_query.cancel()  # the worker thread finishes it; the server stop waits for it
+        for q in long_queries:
+            q.cancel()  # the worker threads finish them; the server stop waits for them
     body = r.json()
     assert r.status_code == 200
     assert body["status"] == "degraded"
     check = body["checks"]["analytics"]
     assert check["status"] == "degraded"
-    assert "chDB busy: 1 query ahead" in check["detail"]
+    assert "chDB busy: 2 queries ahead on 2 workers" in check["detail"]

@@ -148,3 +148,39 @@ async def test_a_deleted_key_is_refused(org: Org) -> None:
             headers={"Authorization": f"Bearer {org.read_key}"},
         )
     assert r.status_code == 401 and r.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+async def test_budgets_status_and_anomalies_match_http(org: Org) -> None:
+    async with httpx.AsyncClient(base_url=org.server.url, timeout=60) as client:
+        created = await client.post(
+            "/api/v1/budgets",
+            json={"name": "demo month", "period": "month", "amount_usd": 500.0},
+            headers=org.user.headers,
+        )
+        assert created.status_code == 201, created.text
+    window = {"from": "2026-11-01T00:00:00Z", "to": "2026-11-20T00:00:00Z"}
+    async with mcp_session(org.server.url, org.read_key) as session:
+        listed = {t.name for t in (await session.list_tools()).tools}
+        assert {"budgets_status", "anomalies"} <= listed
+        status = await session.call_tool("budgets_status", {})
+        found = await session.call_tool("anomalies", window)
+        bad = await session.call_tool("anomalies", {"granularity": "minute"})
+    assert not status.is_error, status.content
+    (budget,) = status.structured_content["budgets"]
+    (http_budget,) = (await _http(org, "/api/v1/budgets"))["items"]
+    assert budget["id"] == http_budget["id"]
+    for k in ("spent_usd", "status", "amount_usd", "period_start", "period_end"):
+        assert budget[k] == http_budget[k], k
+    # The forecast runs to the end of the period from now: a second later, a hair less is left.
+    assert budget["forecast_usd"] == pytest.approx(http_budget["forecast_usd"], rel=1e-4)
+    month = status.structured_content["month_forecast"]
+    http_month = await _http(org, "/api/v1/usage/forecast")
+    assert month["forecast_usd"] == pytest.approx(http_month["forecast_usd"], rel=1e-4)
+    assert month["spent_usd"] == http_month["spent_usd"]
+    assert not found.is_error, found.content
+    # ``to`` is inclusive in the analyst's tools: the window ends 1 ms later over HTTP.
+    http_found = await _http(
+        org, "/api/v1/anomalies", **{**window, "to": "2026-11-20T00:00:00.001Z"}
+    )
+    assert found.structured_content["result"] == http_found
+    assert bad.is_error and "granularity" in bad.content[0].text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import subprocess
@@ -211,3 +212,114 @@ async def test_unreachable_clickhouse_stops_startup_with_one_line(make_settings)
         "connection refused"
     ), line
     assert "s3cret" not in line
+
+
+# -- chDB: parallel sessions and the memo of org reads ---------------------------------------
+
+
+@pytest.fixture
+async def chdb(chdb_dir):
+    backend = ChdbAnalytics(chdb_dir, database=f"t_{uuid.uuid4().hex[:12]}", workers=2)
+    await backend.open()
+    await migrate(backend)
+    yield backend
+    await backend.close()
+
+
+async def test_a_query_is_answered_while_another_occupies_a_worker(chdb):
+    # One worker thread made every query wait for the one before it; with a pool, a short read
+    # is answered while a long one is still running on the other session.
+    long_query = asyncio.create_task(  # 3 s, whatever the machine's speed
+        chdb.query("SELECT sum(sleepEachRow(1)) AS s FROM numbers(3)")
+    )
+    while not chdb._started:
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    await chdb.insert_arrow("llm_usage", _rows("org-a", 3))
+    rows = await OrgAnalytics(chdb, "org-a").query("SELECT count() AS n FROM {usage}")
+    assert rows == [{"n": 3}]
+    assert not long_query.done()
+    long_query.cancel()  # the worker finishes it; close waits for it
+
+
+async def test_a_repeated_read_is_answered_from_the_memo_until_the_org_gets_new_rows(chdb):
+    await chdb.insert_arrow("llm_usage", _rows("org-a", 3))
+    await chdb.insert_arrow("llm_usage", _rows("org-b", 2))
+    a, b = OrgAnalytics(chdb, "org-a"), OrgAnalytics(chdb, "org-b")
+    sql = "SELECT count() AS n, sum(cost_usd) AS usd FROM {usage} WHERE model = {m:String}"
+    assert await a.query(sql, {"m": "gpt-4o"}) == [{"n": 3, "usd": 1.5}]
+    assert (chdb.memo.hits, chdb.memo.misses) == (0, 1)
+    first = await a.query(sql, {"m": "gpt-4o"})
+    assert first == [{"n": 3, "usd": 1.5}]
+    assert (chdb.memo.hits, chdb.memo.misses) == (1, 1)
+    first[0]["n"] = 99  # each caller gets rows of its own
+    assert await a.query(sql, {"m": "gpt-4o"}) == [{"n": 3, "usd": 1.5}]
+    assert await a.query(sql, {"m": "other"}) == [{"n": 0, "usd": None}]  # other params: a miss
+    assert await b.query(sql, {"m": "gpt-4o"}) == [{"n": 2, "usd": 1.0}]
+    b_misses = chdb.memo.misses
+
+    # New rows for org-a: its reads are answered afresh; org-b's stay memoised.
+    await chdb.insert_arrow("llm_usage", _rows("org-a", 2, start=3))
+    assert await a.query(sql, {"m": "gpt-4o"}) == [{"n": 5, "usd": 2.5}]
+    assert await b.query(sql, {"m": "gpt-4o"}) == [{"n": 2, "usd": 1.0}]
+    assert chdb.memo.misses == b_misses + 1
+    arrow = await a.query_arrow("SELECT count() AS n FROM {usage}")
+    assert arrow.column("n").to_pylist() == [5]
+
+    # A statement that may change any org's rows (here a delete) invalidates every org.
+    await chdb.command(
+        "ALTER TABLE llm_usage DELETE WHERE request_id = 'r0' SETTINGS mutations_sync = 1"
+    )
+    assert await a.query(sql, {"m": "gpt-4o"}) == [{"n": 4, "usd": 2.0}]
+    assert await b.query(sql, {"m": "gpt-4o"}) == [{"n": 1, "usd": 0.5}]
+    assert (await a.query_arrow("SELECT count() AS n FROM {usage}")).column("n").to_pylist() == [4]
+
+
+async def test_identical_reads_in_flight_run_once(chdb):
+    await chdb.insert_arrow("llm_usage", _rows("org-a", 3))
+    a = OrgAnalytics(chdb, "org-a")
+    sql = "SELECT count() AS n FROM {usage} WHERE sleepEachRow(0.1) = 0"  # 0.3 s in flight
+    results = await asyncio.gather(*(a.query(sql) for _ in range(4)))
+    assert results == [[{"n": 3}]] * 4
+    assert (chdb.memo.hits, chdb.memo.misses) == (3, 1)
+
+
+async def test_another_backend_on_the_same_database_sees_the_writes_of_the_first(chdb):
+    # Tests and embedded tools open several backends on one data dir: a write through one
+    # must invalidate what the other memoised.
+    other = ChdbAnalytics(chdb.path, database=chdb.database, workers=1)
+    await other.open()
+    try:
+        await chdb.insert_arrow("llm_usage", _rows("org-a", 1))
+        sql = "SELECT count() AS n FROM {usage}"
+        assert await OrgAnalytics(other, "org-a").query(sql) == [{"n": 1}]
+        await chdb.insert_arrow("llm_usage", _rows("org-a", 1, start=1))
+        assert await OrgAnalytics(other, "org-a").query(sql) == [{"n": 2}]
+    finally:
+        await other.close()
+
+
+async def test_memo_off_reads_every_time(chdb_dir):
+    backend = ChdbAnalytics(chdb_dir, database=f"t_{uuid.uuid4().hex[:12]}", memo_bytes=0)
+    await backend.open()
+    try:
+        await migrate(backend)
+        assert backend.memo is None
+        await backend.insert_arrow("llm_usage", _rows("org-a", 2))
+        rows = await OrgAnalytics(backend, "org-a").query("SELECT count() AS n FROM {usage}")
+        assert rows == [{"n": 2}]
+    finally:
+        await backend.close()
+
+
+async def test_a_cancelled_reader_does_not_cancel_the_ones_waiting_on_its_read(chdb):
+    await chdb.insert_arrow("llm_usage", _rows("org-a", 3))
+    a = OrgAnalytics(chdb, "org-a")
+    sql = "SELECT count() AS n FROM {usage} WHERE sleepEachRow(0.1) = 0"
+    first = asyncio.create_task(a.query(sql))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(a.query(sql))  # waits on the first one's read
+    await asyncio.sleep(0.05)
+    first.cancel()
+    assert await second == [{"n": 3}]
+    assert first.cancelled()

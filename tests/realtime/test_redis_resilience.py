@@ -79,12 +79,12 @@ async def test_redis_killed_mid_run_run_finishes_on_fallback_nothing_lost(make_s
         original = bus.primary.publish
         killed = []
 
-        async def publish(run_id, type, data):
+        async def publish(run_id, type, data, **kw):
             if type == "agent_started" and data.get("agent") == AGENTS[1] and not killed:
                 proc.kill()
                 proc.wait()
                 killed.append(run_id)
-            return await original(run_id, type, data)
+            return await original(run_id, type, data, **kw)
 
         bus.primary.publish = publish
         user = await register(srv.url)

@@ -5,15 +5,18 @@ channels over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import uvicorn
 
 from tests.support.servers import free_port
 
@@ -67,6 +70,25 @@ class Receiver:
                 self._changed.wait_for(lambda: len(self.requests) >= n), timeout=WAIT_S
             )
         return list(self.requests)
+
+
+@contextlib.asynccontextmanager
+async def running_receiver(**kw: Any) -> AsyncIterator[Receiver]:
+    """A ``Receiver`` served by uvicorn on its free port for the ``with`` block."""
+    rec = Receiver(**kw)
+    server = uvicorn.Server(
+        uvicorn.Config(rec, host="127.0.0.1", port=rec.port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield rec
+    finally:
+        server.should_exit = True
+        await task
 
 
 def signed_by(secret: str, request: Received) -> bool:

@@ -1,7 +1,17 @@
 import httpx
 import pytest
 
-PAGES = ["/", "/dashboard", "/ask", "/import", "/api-keys", "/sign-in"]
+PAGES = [
+    "/",
+    "/dashboard",
+    "/ask",
+    "/import",
+    "/api-keys",
+    "/budgets",
+    "/alerts",
+    "/channels",
+    "/sign-in",
+]
 MODULES = [
     "/static/app.js", "/static/js/api.js", "/static/js/socket.js", "/static/js/util.js",
     "/static/js/pages/dashboard.js", "/static/js/pages/ask.js", "/static/js/pages/import.js",

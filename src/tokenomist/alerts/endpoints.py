@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from tokenomist.alerts import repository, service
+from tokenomist.alerts import anomalies, repository, service, urlguard
 from tokenomist.alerts.forecast import forecast
 from tokenomist.alerts.schemas import (
     AlertListOut,
+    AnomalyOut,
     BudgetIn,
     BudgetListOut,
     BudgetOut,
@@ -24,9 +26,10 @@ from tokenomist.alerts.schemas import (
 )
 from tokenomist.auth.dependencies import CurrentUser, Principal, require_scope
 from tokenomist.kit.db import SessionDep
-from tokenomist.kit.errors import NotFound
+from tokenomist.kit.errors import NotFound, Unprocessable
+from tokenomist.kit.hygiene import InRangeDatetime
 from tokenomist.kit.resources import ResourcesDep
-from tokenomist.usage.endpoints import known_params
+from tokenomist.usage.endpoints import known_params, window_params
 
 router = APIRouter(tags=["alerts"])
 ReadPrincipal = Annotated[Principal, Depends(require_scope("read"))]
@@ -38,8 +41,10 @@ ScopeValue = Annotated[str | None, Query(min_length=1, max_length=200)]
 
 @router.post("/api/v1/alert-channels", status_code=201)
 async def create_channel(
-    body: ChannelIn, principal: CurrentUser, session: SessionDep
+    body: ChannelIn, principal: CurrentUser, session: SessionDep, resources: ResourcesDep
 ) -> ChannelCreatedOut:
+    # Refused here (422 naming url) and again at each delivery on the address connected to.
+    await urlguard.check_url(str(body.url), resources.settings.alerts_allow_private_urls)
     row, secret = await service.create_channel(session, principal.org_id, body)
     return ChannelCreatedOut(**ChannelOut.model_validate(row).model_dump(), secret=secret)
 
@@ -161,3 +166,39 @@ async def usage_forecast(
     }
     fc = await forecast(resources.org_usage(principal.org_id), scope, period, service.now_utc())
     return ForecastOut(**fc.out())
+
+
+@router.get(
+    "/api/v1/anomalies",
+    response_model=list[AnomalyOut],
+    response_model_by_alias=True,
+    dependencies=[known_params("from", "to", "granularity")],
+)
+async def list_anomalies(
+    principal: ReadPrincipal,
+    resources: ResourcesDep,
+    from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
+    to: Annotated[InRangeDatetime | None, Query()] = None,
+    granularity: anomalies.Granularity = "day",
+) -> list[dict]:
+    """Spend anomalies of the days (or hours) touching [from, to) (default: the last 7 days),
+    each against its seasonal baseline, with drivers that add up to the difference."""
+    start, end = window_params(from_, to)
+    now = service.now_utc()
+    end = end or now
+    start = start or end - timedelta(days=7)
+    if end - start > anomalies.MAX_SPAN[granularity]:
+        days = anomalies.MAX_SPAN[granularity].days
+        raise Unprocessable(
+            f"the window is at most {days} days with granularity={granularity}",
+            details=[{"field": "query.from", "message": f"at most {days} days before 'to'"}],
+        )
+    found = await anomalies.detect(
+        resources.org_usage(principal.org_id),
+        start,
+        end,
+        now,
+        granularity,
+        resources.settings.alerts_anomaly_min_usd,
+    )
+    return [a.out() for a in found]

@@ -23,6 +23,7 @@ from tokenomist.kit.resources import Resources
 
 log = structlog.get_logger(__name__)
 LOCK_KEY = 0x70CE_A1E7  # the advisory lock id of the alert evaluator
+UNLOCK_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -72,10 +73,15 @@ class AlertEngine:
             finally:
                 if led:
                     try:
-                        await conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
+                        # Bounded: on a connection the network has gone silent on, an unbounded
+                        # unlock would hold the engine (and a shutdown cancelling it) forever.
+                        async with asyncio.timeout(UNLOCK_TIMEOUT_S):
+                            unlock = text("SELECT pg_advisory_unlock(:k)")
+                            await conn.execute(unlock, {"k": LOCK_KEY})
                     except BaseException:
                         # A session lock outlives a pooled connection's rollback: close this one
-                        # rather than hand a locked connection back to the pool.
+                        # rather than hand a locked connection back to the pool (closing it
+                        # ends the session, which releases the lock server-side).
                         await conn.invalidate()
                         raise
 

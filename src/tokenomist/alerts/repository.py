@@ -150,3 +150,10 @@ async def deliveries_of(
     for a in attempts:
         by_delivery.setdefault(a.delivery_id, []).append(a)
     return [(d, by_delivery.get(d.id, [])) for d in ds]
+
+
+async def orgs_with_channels(session: AsyncSession) -> list[str]:
+    rows = await session.scalars(
+        select(AlertChannel.org_id).distinct().order_by(AlertChannel.org_id)
+    )
+    return list(rows)

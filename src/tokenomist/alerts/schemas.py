@@ -129,6 +129,33 @@ class ForecastOut(BaseModel):
     history_days: int
 
 
+class AnomalyWindowOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: datetime = Field(alias="from")
+    to: datetime
+
+
+class DriverOut(BaseModel):
+    dimension: Literal["feature"]
+    key: str
+    delta_usd: float = Field(description="this feature's share of actual - expected, by cause")
+    cause: Literal["volume", "model_mix", "tokens_per_call", "price"]
+
+
+class AnomalyOut(BaseModel):
+    id: str = Field(description="stable: the same slice and window keep it")
+    dimension: Literal["model", "project", "feature", "end_user"]
+    key: str
+    granularity: Literal["day", "hour"]
+    window: AnomalyWindowOut
+    observed_to: datetime = Field(description="the window's end, or now for the one running")
+    expected_usd: float
+    actual_usd: float
+    score: float = Field(description="excess over the baseline in robust standard deviations")
+    drivers: list[DriverOut] = Field(description="they add up to actual_usd - expected_usd")
+
+
 class AttemptOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

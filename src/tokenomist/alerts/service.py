@@ -7,14 +7,14 @@ the ``transaction`` it opens per step.
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tokenomist.alerts import delivery, repository
+from tokenomist.alerts import anomalies, delivery, live, repository, urlguard
 from tokenomist.alerts.forecast import Forecast, forecast
 from tokenomist.alerts.models import AlertChannel, AlertEvent, Budget
 from tokenomist.alerts.schemas import BudgetIn, BudgetPatch, ChannelIn
@@ -224,22 +224,66 @@ async def evaluate_budget(
     return fired
 
 
+async def evaluate_anomalies(
+    resources: Resources, session: AsyncSession, org_id: str, now: datetime
+) -> list[AlertEvent]:
+    """One ``anomaly.spend`` event per anomaly of yesterday and today (by UTC day), to every
+    channel of the org. The anomaly's id is the dedup key, so the day's anomaly is one event
+    however often (and on however many instances) it is seen again."""
+    start = anomalies.floor(now, "day") - timedelta(days=1)
+    found = await anomalies.detect(
+        resources.org_usage(org_id), start, now, now, "day",
+        resources.settings.alerts_anomaly_min_usd,
+    )  # fmt: skip
+    if not found:
+        return []
+    targets = [c.id for c in await repository.channels(session, org_id)]
+    fired = []
+    for anomaly in found:
+        key = f"anomaly.spend:{anomaly.id}"
+        if await repository.event_exists(session, org_id, key):
+            continue
+        event = AlertEvent(
+            id=new_id(), created_at=now, org_id=org_id, type="anomaly.spend", dedup_key=key,
+            data=anomaly.out(),
+        )  # fmt: skip
+        if await repository.add_event(session, event, targets, now) is not None:
+            fired.append(event)
+            log.info("alerts.fired", org_id=org_id, type=event.type, key=key)
+    return fired
+
+
 async def evaluate_all(resources: Resources) -> list[AlertEvent]:
     fired: list[AlertEvent] = []
     async with transaction(resources.sessions) as session:
         budgets = await repository.budgets(session)
+        orgs = await repository.orgs_with_channels(session)
     for budget in budgets:
         try:
             async with transaction(resources.sessions) as session:
-                fired += await evaluate_budget(resources, session, budget, now_utc())
+                new = await evaluate_budget(resources, session, budget, now_utc())
+            fired += new
+            await live.announce(resources, new)  # committed: tell the org's open sockets
         except Exception:  # one budget's failure must not stop the others
             log.exception("alerts.evaluate_failed", budget_id=budget.id)
+    if not resources.settings.alerts_anomaly_events:
+        return fired
+    for org_id in orgs:  # an org with nowhere to send an anomaly is not scanned
+        try:
+            async with transaction(resources.sessions) as session:
+                new = await evaluate_anomalies(resources, session, org_id, now_utc())
+            fired += new
+            await live.announce(resources, new)
+        except Exception:
+            log.exception("alerts.anomalies_failed", org_id=org_id)
     return fired
 
 
 def _client(resources: Resources) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        timeout=resources.settings.alerts_delivery_timeout_s, follow_redirects=False
+        timeout=resources.settings.alerts_delivery_timeout_s,
+        follow_redirects=False,
+        transport=urlguard.guarded_transport(resources.settings.alerts_allow_private_urls),
     )
 
 

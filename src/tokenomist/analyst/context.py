@@ -4,6 +4,7 @@ run-specific is ever kept on a shared object (agents, tools and strategies are s
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
@@ -79,6 +80,8 @@ class AnalystDeps:
     llm: LLMProvider
     window_anchor: str = "data"  # "data": relative windows end at the latest usage record
     default_window_days: int = 30
+    # The org's budgets (alerts.models.Budget rows), read when a tool needs them.
+    budgets: Callable[[], Awaitable[list[Any]]] | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from tokenomist.analyst import matching
 from tokenomist.analyst.periods import NUMBER_WORDS, Period, find_periods, number
 
-IntentKind = Literal["optimize", "spend", "compare", "what_if", "unpriced", "why", "help"]
+IntentKind = Literal[
+    "optimize", "spend", "compare", "what_if", "unpriced", "why", "anomalies", "budget", "help"
+]
 
 _OPTIMIZE = re.compile(
     r"\b(cut|cuts|cutting|sav(e|es|ing|ings)|reduc\w*|lower\w*|cheap\w*|optimi[sz]\w*|"
@@ -73,6 +75,17 @@ _TREND_UP = re.compile(
 _EXCLUDING = re.compile(
     r"\b(excluding|exclude|except( for)?|other than|apart from|besides|without|but not|not)"
     r"\s+(the\s+|our\s+)?(\w+\s+)?$",
+    re.I,
+)
+# A sudden move in spend: answered from the anomaly detector, not a period comparison.
+_ANOMALY = re.compile(
+    r"\b(jump\w*|spik\w*|surg\w*|anomal\w*|unusual\w*|unexpected\w*|sudden\w*|shot up|"
+    r"soar\w*|blew up|blow[- ]?up|out of the ordinary)\b",
+    re.I,
+)
+_BUDGET = re.compile(
+    r"\b(budgets?|on track|over budget|under budget|forecast\w*|on pace|heading for|"
+    r"end (of|the) (the )?month)\b",
     re.I,
 )
 _WHY = re.compile(r"^\W*(and\s+|but\s+|so\s+)?why\b|\bwhat (drove|drives|caused|explains)\b", re.I)
@@ -316,6 +329,10 @@ def _kind(q, target, compare, found, dimension, periods) -> IntentKind:
         return "unpriced"
     if target is not None:
         return "what_if"
+    if _ANOMALY.search(q):
+        return "anomalies"
+    if _BUDGET.search(q) and not _OPTIMIZE.search(q):
+        return "budget"
     if _WHY.search(q):
         return "why"
     if compare and (_COMPARE.search(q) or not _OPTIMIZE.search(q)):

@@ -58,6 +58,8 @@ def render(report: dict[str, Any], narrative: str | None = None) -> str:
         "what_if": _render_what_if,
         "unpriced": _render_unpriced,
         "why": _render_why,
+        "anomalies": _render_anomalies,
+        "budget": _render_budget,
     }.get(str(intent.get("kind")), _render_plan)(report)
     if narrative:
         head, _, rest = body.partition("\n\n")
@@ -298,6 +300,77 @@ def _render_why(report: dict[str, Any]) -> str:
         lines.append(
             f"| {where} | {d['model']} | {fmt.money(d['cost_usd'])} | "
             f"{fmt.money(d['cost_before_usd'])} | {fmt.money(d['change_usd'])} |"
+        )
+    return "\n".join(lines)
+
+
+_CAUSE = {
+    "volume": "more calls",
+    "tokens_per_call": "more tokens per call",
+    "model_mix": "calls moved to other models",
+    "price": "a higher price per token",
+}
+
+
+def _render_anomalies(report: dict[str, Any]) -> str:
+    found = report["anomalies"] or []
+    lines = [_title("Spend anomalies", report), "", _headline(report), ""]
+    if not found:
+        lines.append(
+            "No day in this window spent unusually: each stayed within the normal range of the "
+            "same weekday over the previous weeks."
+        )
+        return "\n".join(lines)
+    for a in found:
+        w = a["window"]
+        excess = a["actual_usd"] - a["expected_usd"]
+        actual, expected = fmt.money_pair(a["actual_usd"], a["expected_usd"])
+        lines += [
+            f"### {a['dimension'].replace('_', ' ')} `{a['key']}` on {_time(w['from'])[:10]}",
+            "",
+            f"Spent **{actual}** against **{expected}** expected (the median of the same "
+            f"{a['granularity']} in recent weeks): **{fmt.money(excess)}** more, "
+            f"{a['score']:g} standard deviations above normal.",
+            "",
+            "| feature | cause | change |",
+            "|---|---|---:|",
+        ]
+        for d in a["drivers"][:MAX_TABLE_ROWS]:
+            lines.append(f"| {d['key'] or '(none)'} | {_CAUSE[d['cause']]} | "
+                         f"{fmt.money(d['delta_usd'])} |")  # fmt: skip
+        rest = a["drivers"][MAX_TABLE_ROWS:]
+        if rest:
+            lines.append(f"| {len(rest)} more | | {fmt.money(sum(d['delta_usd'] for d in rest))} |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def amount_text(value: float) -> str:
+    """A budget figure; a real zero (nothing spent yet) reads as $0, not as a rounded $0.00."""
+    return "$0" if value == 0 else fmt.money(value)
+
+
+def _render_budget(report: dict[str, Any]) -> str:
+    data = report["budgets"] or {"budgets": [], "month_forecast": None}
+    lines = [_title("Budgets", report), "", _headline(report), ""]
+    m = data["month_forecast"]
+    if m:
+        lines.append(
+            f"This month so far: **{amount_text(m['spent_usd'])}**; forecast for the month "
+            f"**{amount_text(m['forecast_usd'])}** ({amount_text(m['low_usd'])} to "
+            f"{amount_text(m['high_usd'])}; {m['basis']})."
+        )
+        lines.append("")
+    if not data["budgets"]:
+        lines.append("No budget is set: add one with `POST /api/v1/budgets` to be alerted.")
+        return "\n".join(lines)
+    lines += ["| budget | period | amount | spent | forecast | status |",
+              "|---|---|---:|---:|---:|---|"]  # fmt: skip
+    for b in data["budgets"]:
+        lines.append(
+            f"| {b['name']} | {b['period']} | {amount_text(b['amount_usd'])} | "
+            f"{amount_text(b['spent_usd'])} | {amount_text(b['forecast_usd'])} | "
+            f"{b['status'].replace('_', ' ')} |"
         )
     return "\n".join(lines)
 

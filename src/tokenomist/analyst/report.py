@@ -68,6 +68,8 @@ def build(state: RunState, price_data: str) -> dict[str, Any]:
         "what_if": _what_if(state),
         "unpriced_models": _jsonable(state.unpriced),
         "why": _why(state),
+        "anomalies": state.anomalies,
+        "budgets": _jsonable(state.budgets),
         "top_cost_drivers": state.drivers,
         "profiles": state.profiles,
         "assumptions": _assumptions(state, price_data, unpriced),

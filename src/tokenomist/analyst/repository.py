@@ -82,6 +82,16 @@ async def set_run(session: AsyncSession, run_id: str, **values: Any) -> None:
     await session.execute(update(Run).where(Run.id == run_id).values(**values))
 
 
+async def mark_running(session: AsyncSession, started: dict[str, datetime]) -> None:
+    """Runs that began (id → when), still ``queued``: an outcome already written stays."""
+    for run_id, at in started.items():
+        await session.execute(
+            update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.queued.value)
+            .values(status=RunStatus.running.value, started_at=at)
+        )
+
+
 async def list_threads(session: AsyncSession, user_id: str, limit: int) -> list[Thread]:
     rows = await session.scalars(
         select(Thread)
@@ -115,3 +125,29 @@ async def fail_abandoned(session: AsyncSession, before: datetime) -> int:
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def list_unfinished(session: AsyncSession, limit: int) -> list[tuple[str, datetime]]:
+    """Ids and creation times of runs still queued or running, on any instance, oldest first."""
+    rows = await session.execute(
+        select(Run.id, Run.created_at)
+        .where(Run.status.in_(UNFINISHED))
+        .order_by(Run.created_at)
+        .limit(limit)
+    )
+    return [(run_id, created_at) for run_id, created_at in rows]
+
+
+async def fail_unfinished(session: AsyncSession, run_id: str, *, code: str, message: str) -> bool:
+    """Mark one run failed if it is still unfinished (its instance may finish it first)."""
+    result = await session.execute(
+        update(Run)
+        .where(Run.id == run_id, Run.status.in_(UNFINISHED))
+        .values(
+            status=RunStatus.failed.value,
+            finished_at=utcnow(),
+            error_code=code,
+            error_message=message,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -8,15 +8,17 @@ from creation until its terminal event is published."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import weakref
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
+from tokenomist.alerts import repository as alerts_repository
 from tokenomist.analyst import events, repository
 from tokenomist.analyst.catalogue import get_catalogue
 from tokenomist.analyst.context import (
@@ -29,6 +31,7 @@ from tokenomist.analyst.context import (
     cancel_key,
 )
 from tokenomist.analyst.events import BusSink
+from tokenomist.analyst.liveness import Liveness
 from tokenomist.analyst.pipeline import AgentFailed, run_pipeline
 from tokenomist.analyst.schemas import MAX_QUESTION_CHARS, MessageOut, RunError, RunOut, ThreadOut
 from tokenomist.auth.principal import Principal
@@ -46,6 +49,10 @@ from tokenomist.kit.resources import Resources
 log = structlog.get_logger(__name__)
 
 SHUTDOWN_GRACE_S = 5.0
+INSTANCE_STOPPED = "instance_stopped"
+INSTANCE_STOPPED_MESSAGE = (
+    "the instance running this analysis stopped before it finished; ask again"
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +65,8 @@ class RunHandle:
 class RunManager:
     """This process's background runs (``resources.run_manager``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, liveness: Liveness | None = None) -> None:
+        self.liveness = liveness  # tags each run with this instance (analyst.liveness)
         self.tasks: dict[str, asyncio.Task] = {}
         # One lock per user while someone holds it (weak: idle users cost nothing).
         self._start_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = (
@@ -67,6 +75,7 @@ class RunManager:
         # Runs already persisted as finished whose terminal event is not yet published: they
         # still hold their user's slot (SQL no longer counts them).
         self.finishing: dict[str, set[str]] = defaultdict(set)
+        self.started = StartedLedger()
 
     def start_lock(self, user_id: str) -> asyncio.Lock:
         lock = self._start_locks.get(user_id)
@@ -80,15 +89,56 @@ class RunManager:
         self.tasks[run["run_id"]] = task
         task.add_done_callback(lambda _: self.tasks.pop(run["run_id"], None))
 
+    async def drain(self, timeout_s: float) -> int:
+        """Let this process's runs finish for up to ``timeout_s``, then stop the rest (each
+        records and publishes ``run_failed{code: "instance_stopped"}``). How many were stopped."""
+        pending = list(self.tasks.values())
+        if pending:
+            _, pending_set = await asyncio.wait(pending, timeout=timeout_s)
+            pending = list(pending_set)
+        await self.stop()
+        return len(pending)
+
     async def stop(self) -> None:
         tasks = list(self.tasks.values())
         for task in tasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+        await self.started.drain()
+
+
+class StartedLedger:
+    """Marks runs ``running`` in batches, off each run's path: every run that began since the
+    last write joins the next one, one transaction for all of them. A run's outcome is written
+    by the run itself (with its ``started_at``), so a batch that lands late never undoes it."""
+
+    def __init__(self) -> None:
+        self._pending: dict[str, datetime] = {}
+        self._writer: asyncio.Task | None = None
+
+    def add(self, resources: Resources, run_id: str, started_at: datetime) -> None:
+        self._pending[run_id] = started_at
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(resources), name="runs-started")
+
+    async def _write(self, resources: Resources) -> None:
+        await asyncio.sleep(0)  # the runs beginning in this turn of the loop join this batch
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            try:
+                async with db.transaction(resources.sessions) as session:
+                    await repository.mark_running(session, batch)
+            except Exception:
+                log.exception("analyst.runs_started_not_persisted", runs=len(batch))
+
+    async def drain(self) -> None:
+        if self._writer is not None:
+            await asyncio.wait([self._writer], timeout=SHUTDOWN_GRACE_S)
 
 
 def _manager(resources: Resources) -> RunManager:
+    resources.refuse_if_draining("runs")
     resources.require_bus()  # a run with nowhere to publish its events cannot start
     return resources.require_run_manager()
 
@@ -130,6 +180,7 @@ async def start_run(
                 "wait for one to finish",
                 details={"limit": limit, "active": active},
             )
+        new_thread = thread_id is None
         if thread_id is not None:
             thread = await repository.get_thread(session, thread_id, user_id)
             if thread is None:
@@ -158,6 +209,7 @@ async def start_run(
             "user_id": user_id,
             "org_id": principal.org_id,
             "question": question,
+            "new_thread": new_thread,
         },
     )
     log.info("analyst.run_started", run_id=handle.run_id, user_id=user_id)
@@ -251,6 +303,7 @@ def build_context(resources: Resources, run: dict[str, Any], sink: Any) -> RunCo
         llm=resources.require_llm(),
         window_anchor=settings.analyst_window_anchor,
         default_window_days=settings.analyst_default_window_days,
+        budgets=functools.partial(_org_budgets, resources, run["org_id"]),
     )
     return RunContext(
         user_id=run["user_id"],
@@ -262,6 +315,11 @@ def build_context(resources: Resources, run: dict[str, Any], sink: Any) -> RunCo
         sink=sink,
         deps=deps,
     )
+
+
+async def _org_budgets(resources: Resources, org_id: str) -> list[Any]:
+    async with resources.sessions() as session:
+        return await alerts_repository.budgets(session, org_id)
 
 
 async def _previous_intent(
@@ -287,21 +345,21 @@ class _Run:
         self.run_id, self.user_id = run["run_id"], run["user_id"]
         self.sink = BusSink(resources.require_bus(), self.run_id)
         self.started = time.monotonic()
+        self.started_at = utcnow()
 
     def ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
 
     async def begin(self) -> None:
         await self.sink.emit(*events.run_started(self.run["thread_id"], self.run["message_id"]))
-        async with db.transaction(self.resources.sessions) as session:
-            await repository.set_run(
-                session, self.run_id, status=RunStatus.running.value, started_at=utcnow()
-            )
+        self.manager.started.add(self.resources, self.run_id, self.started_at)
 
     async def answer(self) -> Any:
         run = self.run
         ctx = build_context(self.resources, run, self.sink)
-        previous = await _previous_intent(self.resources, run["thread_id"], run["message_id"])
+        previous = None
+        if not run.get("new_thread"):  # a new thread has no earlier question to follow up
+            previous = await _previous_intent(self.resources, run["thread_id"], run["message_id"])
         try:
             async with asyncio.timeout(self.resources.settings.analyst_run_timeout_s):
                 return await run_pipeline(ctx, run["question"], previous)
@@ -323,6 +381,7 @@ class _Run:
                 session,
                 self.run_id,
                 status=RunStatus.completed.value,
+                started_at=self.started_at,
                 finished_at=utcnow(),
                 duration_ms=round(self.ms(), 2),
                 content=answer.content,
@@ -340,6 +399,7 @@ class _Run:
                 session,
                 self.run_id,
                 status=status.value,
+                started_at=self.started_at,
                 finished_at=utcnow(),
                 duration_ms=round(self.ms(), 2),
                 **values,
@@ -368,6 +428,8 @@ class _Run:
 async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any]) -> None:
     r = _Run(resources, manager, run)
     try:
+        if manager.liveness is not None:
+            await manager.liveness.claim(r.run_id)
         await r.begin()
         await r.complete(await r.answer())
     except RunCancelled as exc:
@@ -379,9 +441,7 @@ async def _execute(resources: Resources, manager: RunManager, run: dict[str, Any
         await r.fail(RunStatus.failed, exc.code, exc.message)
     except asyncio.CancelledError:
         # Server shutdown: record the outcome, then let the cancellation proceed.
-        await asyncio.shield(
-            r.fail(RunStatus.failed, "shutdown", "the server stopped before the analysis finished")
-        )
+        await asyncio.shield(r.fail(RunStatus.failed, INSTANCE_STOPPED, INSTANCE_STOPPED_MESSAGE))
         raise
     except Exception as exc:
         log.exception("analyst.run_crashed", run_id=r.run_id)

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from tokenomist.analyst import events, scope_tools
+from tokenomist.analyst import alert_tools, events, scope_tools
 from tokenomist.analyst.context import RunContext, RunStatus
 from tokenomist.analyst.query import Filters, Window, parse_ch_time, where
 from tokenomist.analyst.strategies import BY_ID
@@ -357,6 +357,7 @@ def _tools() -> dict[str, Tool]:
         ),
     ]
     tools.extend(scope_tools.TOOLS)
+    tools.extend(alert_tools.TOOLS)
     for strategy_id, module in BY_ID.items():
         tools.append(
             Tool(

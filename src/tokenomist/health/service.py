@@ -109,10 +109,13 @@ async def readiness(res: Resources) -> tuple[int, dict[str, Any]]:
     results = await check_all(res)
     status = overall(results, REQUIRED)
     body = {
-        "status": status.value,
+        # Draining (SIGTERM received): the dependencies may be fine, but this instance is
+        # leaving; 503 takes it out of the load balancer's rotation.
+        "status": "draining" if res.draining else status.value,
         "version": __version__,
         "environment": res.settings.environment.value,
         "uptime_s": round(time.monotonic() - res.started_at, 1),
+        "instance_id": res.instance_id,
         "checks": {name: r.as_dict() for name, r in results.items()},
     }
-    return (503 if status is HealthStatus.unhealthy else 200), body
+    return (503 if status is HealthStatus.unhealthy or res.draining else 200), body

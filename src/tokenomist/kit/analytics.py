@@ -4,8 +4,16 @@ Both backends take the same SQL with ClickHouse ``{name:Type}`` parameters; valu
 formatted into SQL. Org scoping lives in one place, ``OrgAnalytics``: a query written against
 the placeholder ``{usage}`` reads only that org's rows.
 
-chDB runs inside this process and blocks, so every call goes through a single worker thread;
-one process owns its data dir (a lock file says which).
+chDB runs inside this process and blocks, so calls go through a bounded pool of worker
+threads, each with its own chDB session on the one data dir (sessions share the engine's
+catalogue and data; chDB documents a session per thread as the way to run queries in
+parallel). One process owns its data dir (a lock file says which).
+
+Org-scoped reads on chDB are memoised per org and data version (``QueryMemo``): every write to
+``llm_usage`` through the backend bumps the version of the orgs it touched, so a repeated
+question over unchanged data is answered from memory, and identical reads in flight at the same
+time run once. Only chDB memoises: this process is the only writer of its data dir, so its
+versions are authoritative; a ClickHouse server may be written by other instances.
 """
 
 from __future__ import annotations
@@ -15,8 +23,10 @@ import fcntl
 import json
 import os
 import re
+import threading
 import time
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +34,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -164,22 +175,67 @@ class DataDirBusy(RuntimeError):
     """Another process holds the chDB data dir."""
 
 
+def default_workers() -> int:
+    """chDB worker threads when not configured: one per core, at most four (each query also
+    uses the engine's own threads; more workers than cores only queue inside the engine)."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+# Statements that may change llm_usage; any of them through the backend invalidates the memo.
+_WRITES = re.compile(r"^\s*(insert|alter|delete|truncate|drop|optimize|rename|exchange)\b", re.I)
+
+
 class ChdbAnalytics:
     backend = "chdb"
 
-    def __init__(self, path: Path, database: str = "tokenomist") -> None:
+    def __init__(
+        self,
+        path: Path,
+        database: str = "tokenomist",
+        workers: int = 0,
+        memo_bytes: int = 64 * 2**20,
+    ) -> None:
         if not _IDENT.match(database):
             raise ValueError(f"analytics database name {database!r} is not a plain identifier")
         self.path = path.resolve()
         self.database = database
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
-        self._session: Any = None
+        self.workers = workers or default_workers()
+        self._executor = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="chdb")
+        self._local = threading.local()  # each worker thread's own session
+        self._sessions: list[Any] = []
+        self._sessions_lock = threading.Lock()
+        self._open_done = False
         self._locked: Path | None = None
         self._started: list[float] = []  # start times of the work calls in flight or queued
+        self.memo: QueryMemo | None = QueryMemo(memo_bytes) if memo_bytes > 0 else None
 
     @property
     def url(self) -> str:
         return f"chdb://{self.path}"
+
+    @property
+    def versions(self) -> DataVersions:
+        return _data_versions(self.path, self.database)
+
+    def _new_session(self) -> Any:
+        from chdb import session as chdb_session
+
+        session = chdb_session.Session(str(self.path))
+        session.query(f"USE {self.database}")
+        for name, value in JSON_SETTINGS.items():
+            session.query(f"SET {name} = {value}")
+        with self._sessions_lock:
+            self._sessions.append(session)
+        return session
+
+    def _session(self) -> Any:
+        """This worker thread's session, opened on its first call."""
+        if not self._open_done:
+            raise RuntimeError("chDB session is not open")
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = self._new_session()
+        return session
 
     def _open(self) -> None:
         from chdb import session as chdb_session
@@ -188,11 +244,15 @@ class ChdbAnalytics:
         if not os.access(self.path, os.W_OK):
             raise PermissionError(f"chDB data dir {self.path} is not writable")
         self._locked = _lock_data_dir(self.path)
-        self._session = chdb_session.Session(str(self.path))
-        self._session.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
-        self._session.query(f"USE {self.database}")
+        bootstrap = chdb_session.Session(str(self.path))
+        bootstrap.query(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        with self._sessions_lock:
+            self._sessions.append(bootstrap)
+        self._open_done = True
+        self._local.session = bootstrap
+        bootstrap.query(f"USE {self.database}")
         for name, value in JSON_SETTINGS.items():
-            self._session.query(f"SET {name} = {value}")
+            bootstrap.query(f"SET {name} = {value}")
 
     async def open(self) -> None:
         await self._run(self._open)
@@ -209,30 +269,43 @@ class ChdbAnalytics:
             self._started.remove(started)
 
     def busy_detail(self) -> str | None:
-        """Why a health ping may wait: chDB runs one query at a time, so a ping queues behind
-        the work in flight. None when there is none."""
-        if not self._started:
-            return None
+        """Why a health ping may wait: chDB runs ``workers`` queries at a time, so a ping
+        queues when every worker is taken. None while a worker is free."""
         n = len(self._started)
+        if n < self.workers:
+            return None
         return (
-            f"chDB busy: {n} quer{'y' if n == 1 else 'ies'} ahead, "
+            f"chDB busy: {n} quer{'y' if n == 1 else 'ies'} ahead on {self.workers} "
+            f"worker{'' if self.workers == 1 else 's'}, "
             f"the oldest running for {time.monotonic() - min(self._started):.1f}s"
         )
 
     def _query(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
-        if self._session is None:
-            raise RuntimeError("chDB session is not open")
-        return self._session.query(sql, fmt, params=_chdb_params(params))
+        return self._session().query(sql, fmt, params=_chdb_params(params))
+
+    async def _statement(self, sql: str, params: Mapping[str, Any] | None, fmt: str) -> Any:
+        writes = bool(_WRITES.match(sql)) and USAGE_TABLE in sql
+        if writes:
+            self.versions.bump_all()
+        try:
+            return await self._run(self._query, sql, params, fmt)
+        finally:
+            if writes:
+                self.versions.bump_all()
+
+    async def query_bytes(self, sql: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """The rows as JSONEachRow text (what ``query`` parses)."""
+        result = await self._statement(sql, params, "JSONEachRow")
+        return bytes(result.bytes())
 
     async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
-        result = await self._run(self._query, sql, params, "JSONEachRow")
-        return _json_rows(result.bytes())
+        return _json_rows(await self.query_bytes(sql, params))
 
     async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        return await self._run(self._query, sql, params, "ArrowTable")
+        return await self._statement(sql, params, "ArrowTable")
 
     async def command(self, sql: str, params: Mapping[str, Any] | None = None) -> None:
-        await self._run(self._query, sql, params, "CSV")
+        await self._statement(sql, params, "CSV")
 
     def _insert_arrow(self, table: str, data: pa.Table) -> None:
         if not _IDENT.match(table):
@@ -240,26 +313,148 @@ class ChdbAnalytics:
         cols = ", ".join(data.column_names)
         # chDB's Python() table function reads the local variable named in the SQL.
         arrow_data = data  # noqa: F841
-        self._session.query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(arrow_data)")
+        self._session().query(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM Python(arrow_data)")
 
     async def insert_arrow(self, table: str, data: pa.Table) -> None:
-        if data.num_rows:
+        if not data.num_rows:
+            return
+        if table != USAGE_TABLE:
             await self._run(self._insert_arrow, table, data)
+            return
+        # The versions move before (a read that starts during the insert is not kept under
+        # the old version) and after (nor one that read half of it under the new one).
+        orgs = _orgs_of(data)
+        self.versions.bump(orgs)
+        try:
+            await self._run(self._insert_arrow, table, data)
+        finally:
+            self.versions.bump(orgs)
 
     async def ping(self) -> None:
         await self._run(self._query, "SELECT 1 AS ok", None, "CSV", track=False)
 
     async def close(self) -> None:
         def _close() -> None:
-            if self._session is not None:
-                self._session.close()
-                self._session = None
+            with self._sessions_lock:
+                sessions, self._sessions = self._sessions, []
+            for session in sessions:
+                session.close()
+            self._open_done = False
             if self._locked is not None:
                 _unlock_data_dir(self._locked)
                 self._locked = None
 
-        await self._run(_close)
-        self._executor.shutdown(wait=True)
+        # Let the work in flight finish on its sessions, then close them all.
+        await asyncio.to_thread(self._executor.shutdown, True)
+        await asyncio.to_thread(_close)
+
+
+def _orgs_of(data: pa.Table) -> list[str] | None:
+    """The orgs an insert touches; None (every org) when the data does not say."""
+    if "org_id" not in data.column_names:
+        return None
+    return [str(o) for o in pc.unique(data.column("org_id")).to_pylist()]
+
+
+class DataVersions:
+    """What the memo keys on: a counter per org, moved by every write to that org's usage, and
+    an epoch moved by statements that may change any org's. Shared by every backend object on
+    one data dir in this process (tests and embedded tools open several)."""
+
+    def __init__(self) -> None:
+        self._epoch = 0
+        self._orgs: dict[str, int] = {}
+
+    def of(self, org_id: str) -> tuple[int, int]:
+        return self._epoch, self._orgs.get(org_id, 0)
+
+    def bump(self, orgs: list[str] | None) -> None:
+        if orgs is None:
+            self.bump_all()
+            return
+        for org in orgs:
+            self._orgs[org] = self._orgs.get(org, 0) + 1
+
+    def bump_all(self) -> None:
+        self._epoch += 1
+
+
+_versions: dict[tuple[Path, str], DataVersions] = {}
+
+
+def _data_versions(path: Path, database: str) -> DataVersions:
+    return _versions.setdefault((path, database), DataVersions())
+
+
+class QueryMemo:
+    """Results of org-scoped reads, keyed by org, data version, SQL and parameters; least
+    recently used out first, at most ``max_bytes`` of results. A read already in flight is
+    awaited, not run again. A result whose data changed while it was read is not kept."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._flying: dict[tuple, asyncio.Future] = {}
+
+    async def get(
+        self,
+        versions: DataVersions,
+        org_id: str,
+        key: tuple,
+        run: Callable[[], Awaitable[Any]],
+        size_of: Callable[[Any], int],
+    ) -> Any:
+        version = versions.of(org_id)
+        full = (org_id, version, key)
+        entry = self._entries.get(full)
+        if entry is not None:
+            self._entries.move_to_end(full)
+            self.hits += 1
+            return entry[0]
+        flying = self._flying.get(full)
+        if flying is not None:
+            self.hits += 1
+            try:
+                return await asyncio.shield(flying)
+            except asyncio.CancelledError:
+                if not flying.cancelled():
+                    raise  # this caller was cancelled
+                # The caller running the read was cancelled, not this one: ask again.
+                return await self.get(versions, org_id, key, run, size_of)
+        self.misses += 1
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._flying[full] = future
+        try:
+            value = await run()
+        except BaseException as exc:
+            if isinstance(exc, Exception):
+                future.set_exception(exc)
+                future.exception()  # retrieved: a failure with no other waiter is not logged
+            else:
+                future.cancel()
+            raise
+        finally:
+            self._flying.pop(full, None)
+        future.set_result(value)
+        if versions.of(org_id) == version:
+            self._keep(full, value, size_of(value))
+        return value
+
+    def _keep(self, key: tuple, value: Any, size: int) -> None:
+        if size > self.max_bytes // 8:
+            return  # one huge result would push out everything else
+        self._entries[key] = (value, size)
+        self.size += size
+        while self.size > self.max_bytes:
+            _, (_, dropped) = self._entries.popitem(last=False)
+            self.size -= dropped
+
+
+def _params_key(params: Mapping[str, Any]) -> tuple:
+    return tuple(sorted((k, type(v).__name__, repr(v)) for k, v in params.items()))
 
 
 # flock excludes other processes; apps inside this process (tests, embedded tools) share the
@@ -400,13 +595,18 @@ def _params(params: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 async def build_analytics(
-    clickhouse_url: str, chdb_path: Path, database: str = "tokenomist", timeout_s: float = 5.0
+    clickhouse_url: str,
+    chdb_path: Path,
+    database: str = "tokenomist",
+    timeout_s: float = 5.0,
+    workers: int = 0,
+    memo_bytes: int = 64 * 2**20,
 ) -> ChdbAnalytics | ClickHouseAnalytics:
     backend: ChdbAnalytics | ClickHouseAnalytics
     if clickhouse_url:
         backend = ClickHouseAnalytics(clickhouse_url, timeout_s)
     else:
-        backend = ChdbAnalytics(chdb_path, database)
+        backend = ChdbAnalytics(chdb_path, database, workers=workers, memo_bytes=memo_bytes)
     await backend.open()
     return backend
 
@@ -457,8 +657,38 @@ class OrgAnalytics:
         )
         return scoped, bound
 
+    def _memo(self) -> tuple[QueryMemo, DataVersions] | None:
+        backend = self.backend
+        if isinstance(backend, ChdbAnalytics) and backend.memo is not None:
+            return backend.memo, backend.versions
+        return None
+
     async def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[dict]:
-        return await self.backend.query(*self._scope(sql, params))
+        scoped, bound = self._scope(sql, params)
+        memo = self._memo()
+        if memo is None:
+            return await self.backend.query(scoped, bound)
+        backend = self.backend
+        assert isinstance(backend, ChdbAnalytics)
+        # The text is kept, not the parsed rows: every caller gets rows of its own to change.
+        raw = await memo[0].get(
+            memo[1],
+            self.org_id,
+            ("json", scoped, _params_key(bound)),
+            lambda: backend.query_bytes(scoped, bound),
+            len,
+        )
+        return _json_rows(raw)
 
     async def query_arrow(self, sql: str, params: Mapping[str, Any] | None = None) -> pa.Table:
-        return await self.backend.query_arrow(*self._scope(sql, params))
+        scoped, bound = self._scope(sql, params)
+        memo = self._memo()
+        if memo is None:
+            return await self.backend.query_arrow(scoped, bound)
+        return await memo[0].get(  # an Arrow table is immutable: it is shared as it is
+            memo[1],
+            self.org_id,
+            ("arrow", scoped, _params_key(bound)),
+            lambda: self.backend.query_arrow(scoped, bound),
+            lambda t: int(t.nbytes),
+        )

@@ -73,6 +73,9 @@ class IdMixin:
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+STATEMENT_TIMEOUT_S = 60.0
+
+
 def backend_name(url: str) -> str:
     return "postgresql" if make_url(url).get_backend_name().startswith("postgres") else "sqlite"
 
@@ -83,7 +86,9 @@ def build_engine(url: str, *, pool_size: int = 10, connect_timeout_s: float = 5.
         kwargs.update(
             pool_size=pool_size,
             max_overflow=pool_size,
-            connect_args={"timeout": connect_timeout_s},
+            # command_timeout: a statement on a connection the network went silent on fails
+            # within a minute instead of holding its task (and a shutdown) forever.
+            connect_args={"timeout": connect_timeout_s, "command_timeout": STATEMENT_TIMEOUT_S},
         )
     else:
         kwargs["connect_args"] = {"timeout": 30}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -39,7 +40,9 @@ if TYPE_CHECKING:
     from tokenomist.analyst.service import RunManager
     from tokenomist.interop.mcp import McpService
     from tokenomist.realtime.bus import EventBus
+    from tokenomist.realtime.connection import Connection
     from tokenomist.realtime.limits import ConnectionSlots
+    from tokenomist.realtime.notify import Notifier
     from tokenomist.realtime.runs import RunControl
     from tokenomist.usage.pricing import Pricer
 
@@ -61,6 +64,9 @@ class Resources:
     metrics: Metrics
     jwt_secret: str
     started_at: float = field(default_factory=time.monotonic)
+    # This process among the instances sharing the tiers (health body, connection_established,
+    # the heartbeat that tells other instances it is alive).
+    instance_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     # Domain services: each is set by its domain's lifecycle ``start`` and cleared by ``stop``
     # (realtime: bus; usage: pricer; analyst: run_manager, llm, runs). Read them through the
     # ``require_*`` accessors, which answer 503 naming the service while it is not running.
@@ -72,6 +78,19 @@ class Resources:
     ws_slots: ConnectionSlots | None = None  # this instance's open sockets per user
     mcp: McpService | None = None  # interop: the MCP server's session manager
     alerts: AlertEngine | None = None  # alerts: the budget evaluator and delivery loop
+    notifier: Notifier | None = None  # realtime: org-wide frames (alert) to open sockets
+    # Set on SIGTERM (app.drain): readiness answers 503 "draining", new runs and WebSockets are
+    # refused with 503 so the load balancer sends them to another instance.
+    draining: bool = False
+    sockets: set[Connection] = field(default_factory=set)  # realtime: this instance's open /ws
+
+    def refuse_if_draining(self, what: str) -> None:
+        if self.draining:
+            raise DependencyDown(
+                f"this instance is draining (shutting down) and takes no new {what}; retry, "
+                "and the load balancer sends it to another instance",
+                code="draining",
+            )
 
     @property
     def database_url(self) -> str:
@@ -266,7 +285,12 @@ async def open_resources(settings: Settings) -> Resources:
             ch_url,
             bound,
             analytics_mod.build_analytics(
-                settings.clickhouse_url, settings.chdb_path, settings.analytics_database, bound
+                settings.clickhouse_url,
+                settings.chdb_path,
+                settings.analytics_database,
+                bound,
+                workers=settings.analytics_workers,
+                memo_bytes=int(settings.analytics_memo_mb * 2**20),
             ),
         )
         await _within(ch_name, ch_url, max(bound, 60), analytics_mod.migrate(analytics))

@@ -28,16 +28,21 @@ from __future__ import annotations
 import asyncio
 import functools
 import resource
+import signal
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import httptools
 import orjson
+import structlog
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from tokenomist.kit.errors import error_body
 from tokenomist.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 # After refusing a request mid-upload, how long and how much more of it is read and dropped
 # before the socket is closed for good (bounded, so a refused client cannot hold it).
@@ -321,3 +326,29 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
     options["http"] = http_protocol(ConnectionLimits.from_settings(settings))
     options.update(overrides)
     return uvicorn.Config(app, **options)
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, but SIGTERM drains before it stops: ``drain()`` (the app's: mark the
+    instance draining, move its WebSockets away, let its runs end) runs first and only then does
+    the server stop listening and close its connections. A second SIGTERM, or SIGINT, stops at
+    once as uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, drain: Callable[[], Awaitable[None]]) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._drain_task: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if sig != signal.SIGTERM or self._drain_task is not None or self.should_exit:
+            super().handle_exit(sig, frame)
+            return
+        # A signal handler runs on the loop's thread between two steps of the loop.
+        self._drain_task = asyncio.get_event_loop().create_task(self._drain_then_exit())
+
+    async def _drain_then_exit(self) -> None:
+        try:
+            await self._drain()
+        except Exception:
+            log.exception("server.drain_failed")
+        self.should_exit = True

@@ -10,13 +10,17 @@ Backends:
 - ``ResilientBus`` — Redis Streams shared by all instances (``bus_redis.RedisStreamBus``) with
   an in-process mirror of the runs this instance publishes. When Redis fails, runs of this
   instance continue on the mirror with the next ``seq`` (no gap, no duplicate) and readers of
-  those runs switch to it from the last ``seq`` they delivered.
+  those runs switch to it from the last ``seq`` they delivered. Once Redis answers again, the
+  events it missed are re-published there under their own seqs, so readers on other
+  instances see those runs whole (and the live ones go back to publishing on Redis).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -134,6 +138,15 @@ class MemoryBus:
         run = self._runs.get(run_id)
         return run.last_seq if run else 0
 
+    def is_terminal(self, run_id: str) -> bool:
+        run = self._runs.get(run_id)
+        return run is not None and run.terminal
+
+    def after(self, run_id: str, seq: int) -> list[ServerEvent]:
+        """The stored events after ``seq`` (raises ``EventsExpired`` when trimmed)."""
+        run = self._runs.get(run_id)
+        return run.after(seq) if run else []
+
     async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
         type = _check(type, data)
         run = self._run(run_id)
@@ -220,9 +233,10 @@ class MemoryBus:
 
 class ResilientBus:
     """Redis Streams first; this instance's runs continue on an in-process mirror when Redis
-    fails. A run that fell back stays on the mirror until it ends: its Redis counter no longer
-    matches, and mixing the two would break ``seq``. Readers on other instances see such a run
-    only up to the failure (they cannot reach Redis either)."""
+    fails. A run that fell back is *pinned*: it publishes on the mirror until Redis holds
+    every event the mirror has (``rejoin``: tried before the run's next publish and every
+    ``retry_s``/10 in the background), then publishes on Redis again. Until then readers on
+    other instances see it only up to the failure."""
 
     backend = "redis"
 
@@ -233,6 +247,7 @@ class ResilientBus:
         *,
         mirror_ttl_s: float = 600.0,
         retry_s: float = 30.0,
+        rejoin_every_s: float = 3.0,
     ) -> None:
         self.primary = primary
         self.mirror = mirror
@@ -240,13 +255,21 @@ class ResilientBus:
         # runs that fell back keep the mirror's full TTL (Redis never got their tail).
         self.mirror_ttl_s = mirror_ttl_s
         self.retry_s = retry_s
+        self.rejoin_every_s = rejoin_every_s
         self.breaker = CircuitBreaker("redis-bus", failure_threshold=1, reset_after_s=2.0)
-        self._pinned: set[str] = set()  # runs that publish on the mirror for good
+        self._pinned: set[str] = set()  # runs whose newest events only the mirror holds
         self._locks: dict[str, asyncio.Lock] = {}
+        self._unsure: dict[str, tuple[int, str]] = {}  # run → (seq, id) Redis may also hold
+        self._rejoiner: asyncio.Task | None = None
 
     @property
     def using_fallback(self) -> bool:
         return self.breaker.last_error is not None
+
+    @property
+    def pinned(self) -> frozenset[str]:
+        """Runs whose events Redis lacks (other instances cannot see them whole yet)."""
+        return frozenset(self._pinned)
 
     def _fail(self, what: str, exc: BaseException) -> None:
         cause = classify(exc)
@@ -264,24 +287,100 @@ class ResilientBus:
         # One publisher at a time per run keeps the mirror in Redis's seq order.
         async with lock:
             event = await self._publish_locked(run_id, type, data)
-        if event.is_terminal:
+        if event.is_terminal and run_id not in self._pinned:
             self._locks.pop(run_id, None)
-            self._pinned.discard(run_id)
         return event
 
     async def _publish_locked(self, run_id: str, type: str, data: dict) -> ServerEvent:
-        if run_id not in self._pinned:
+        if run_id in self._pinned and not await self._rejoin_locked(run_id):
+            return await self._on_mirror(run_id, type, data)
+        event_id = uuid.uuid4().hex  # the same id on the retry: Redis stores the event once
+        try:
+            event = await self.breaker.call(
+                lambda: self.primary.publish(run_id, type, data, event_id=event_id)
+            )
+        except CircuitOpen:
+            return await self._on_mirror(run_id, type, data)
+        except (aioredis.TimeoutError, TimeoutError) as exc:
+            # The reply was lost, not necessarily the command: Redis may hold the event. One
+            # retry with the same id tells (past the breaker, which just opened).
+            self._fail("publish", exc)
             try:
-                event = await self.breaker.call(lambda: self.primary.publish(run_id, type, data))
-            except CircuitOpen:
-                pass
-            except (aioredis.RedisError, OSError, TimeoutError) as exc:
-                self._fail("publish", exc)
-            else:
-                self.mirror.append(event, ttl_s=self.mirror_ttl_s)
-                return event
-            self._pinned.add(run_id)
-        return await self.mirror.publish(run_id, type, data)
+                event = await self.primary.publish(run_id, type, data, event_id=event_id)
+            except (aioredis.RedisError, OSError, TimeoutError) as again:
+                self._fail("publish_retry", again)
+                return await self._on_mirror(run_id, type, data, maybe_stored=event_id)
+            self.breaker.record_success()  # Redis answered after all: one slow reply
+        except (aioredis.RedisError, OSError) as exc:
+            self._fail("publish", exc)
+            return await self._on_mirror(run_id, type, data)
+        self.mirror.append(event, ttl_s=self.mirror_ttl_s)
+        return event
+
+    async def _on_mirror(
+        self, run_id: str, type: str, data: dict, maybe_stored: str | None = None
+    ) -> ServerEvent:
+        """Publish on the mirror, next to the seqs Redis gave this run so far. If Redis did
+        run a publish whose reply was lost (``maybe_stored``: its event id), it holds the same
+        event under the same seq: the mirror had the seqs before it, so both count from the
+        same place; the rejoin writes that id with it, so a late copy is recognised."""
+        self._pinned.add(run_id)
+        self._ensure_rejoiner()
+        event = await self.mirror.publish(run_id, type, data)
+        if maybe_stored is not None and event.seq is not None:
+            self._unsure[run_id] = (event.seq, maybe_stored)
+        return event
+
+    async def _rejoin_locked(self, run_id: str) -> bool:
+        """Copy the events Redis lacks from the mirror (their own seqs, idempotent), then
+        unpin the run. False (still pinned) while Redis cannot take them."""
+        try:
+            last = await self.breaker.call(lambda: self.primary.last_seq(run_id))
+            unsure_seq, unsure_id = self._unsure.get(run_id, (0, ""))
+            for event in self.mirror.after(run_id, last):
+                same = event.seq == unsure_seq
+                await self.primary.append(event, event_id=unsure_id if same else "")
+        except CircuitOpen:
+            return False
+        except EventsExpired as exc:
+            # The mirror's ring no longer has what Redis lacks: stay local for good.
+            log.warning("bus.rejoin_impossible", run_id=run_id, error=str(exc))
+            return False
+        except (aioredis.RedisError, OSError, TimeoutError) as exc:
+            self._fail("rejoin", exc)
+            return False
+        self._pinned.discard(run_id)
+        self._unsure.pop(run_id, None)
+        if self.mirror.is_terminal(run_id):
+            self._locks.pop(run_id, None)
+        log.info("bus.rejoined", run_id=run_id, redis=mask_url(self.primary.url), last_seq=last)
+        return True
+
+    async def rejoin(self) -> int:
+        """Try to hand every pinned run back to Redis; returns how many remain pinned."""
+        for run_id in list(self._pinned):
+            if not self.mirror.has_run(run_id):  # evicted from the mirror: nothing to copy
+                self._pinned.discard(run_id)
+                self._unsure.pop(run_id, None)
+                continue
+            lock = self._locks.setdefault(run_id, asyncio.Lock())
+            async with lock:
+                if run_id in self._pinned:
+                    await self._rejoin_locked(run_id)
+        return len(self._pinned)
+
+    def _ensure_rejoiner(self) -> None:
+        if self._rejoiner is None or self._rejoiner.done():
+            self._rejoiner = asyncio.create_task(self._rejoin_loop(), name="bus-rejoin")
+
+    async def _rejoin_loop(self) -> None:
+        # Runs that ended (or went quiet) while pinned have no next publish to rejoin them.
+        while self._pinned:
+            await asyncio.sleep(self.rejoin_every_s)
+            try:
+                await self.rejoin()
+            except Exception:  # never let the loop die silently with runs still pinned
+                log.exception("bus.rejoin_failed")
 
     async def replay(self, run_id: str, after_seq: int = 0) -> list[ServerEvent]:
         if self.mirror.has_run(run_id):
@@ -327,5 +426,9 @@ class ResilientBus:
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
+        if self._rejoiner is not None:
+            self._rejoiner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rejoiner
         await self.primary.close()
         await self.mirror.close()

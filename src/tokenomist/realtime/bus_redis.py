@@ -5,10 +5,17 @@ script increments the run's counter and appends the entry in one atomic step, so
 gap-free whichever instance publishes, and "everything after seq N" is simply the entries after
 ID ``N-0`` (XRANGE for replay, XREAD BLOCK for the live tail). Both keys get the TTL on every
 append; the stream is capped with MAXLEN. Pub/sub is not used: XREAD BLOCK is the wake-up.
+
+Publishing is idempotent on an event id chosen by the publisher: the script first looks at the
+stream's last entry and, when it already carries that id, answers its seq instead of adding
+another. So a publish whose reply was lost (a timeout after Redis ran it) can be retried with
+the same id and never yields two seqs for one event. (One publisher per run at a time, the
+``ResilientBus`` lock, makes "the last entry" the only place a retried event can be.)
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,13 +25,42 @@ import redis.asyncio as aioredis
 from tokenomist.realtime.bus import EventsExpired
 from tokenomist.realtime.protocol import ServerEvent, utc_now_iso
 
-# KEYS: stream, counter. ARGV: maxlen, type, ts, data, ttl_s.
+# KEYS: stream, counter. ARGV: maxlen, type, ts, data, ttl_s, event_id.
+# Returns {seq, ts}: of the new entry, or of the entry already holding this event id.
 _PUBLISH = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then
+  local f = last[2]
+  local id, ts = nil, nil
+  for i = 1, #f, 2 do
+    if f[i] == 'e' then id = f[i + 1] elseif f[i] == 'ts' then ts = f[i + 1] end
+  end
+  if id == ARGV[6] then
+    return {tonumber(string.match(last[1], '^(%d+)')), ts}
+  end
+end
 local seq = redis.call('INCR', KEYS[2])
 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], seq .. '-0',
-           't', ARGV[2], 'ts', ARGV[3], 'd', ARGV[4])
+           't', ARGV[2], 'ts', ARGV[3], 'd', ARGV[4], 'e', ARGV[6])
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {seq, ARGV[3]}
+"""
+
+# Store an event whose seq was assigned elsewhere (an in-process fallback, re-published once
+# Redis is back). KEYS: stream, counter. ARGV: maxlen, seq, type, ts, data, ttl_s, event_id.
+# Returns the run's last seq in Redis afterwards; an event at or below it is already there,
+# one past it would leave a gap and is refused.
+_APPEND = """
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+local seq = tonumber(ARGV[2])
+if seq <= last then return last end
+if seq ~= last + 1 then return redis.error_reply('GAP ' .. last) end
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], seq .. '-0',
+           't', ARGV[3], 'ts', ARGV[4], 'd', ARGV[5], 'e', ARGV[7])
+redis.call('SET', KEYS[2], seq)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
 return seq
 """
 
@@ -58,19 +94,46 @@ class RedisStreamBus:
             max_connections=max_connections,
         )
         self._publish = self.client.register_script(_PUBLISH)
+        self._append = self.client.register_script(_APPEND)
 
     def _keys(self, run_id: str) -> tuple[str, str]:
         base = f"{self.prefix}run:{run_id}"
         return base + ":events", base + ":seq"
 
-    async def publish(self, run_id: str, type: str, data: dict) -> ServerEvent:
+    async def publish(
+        self, run_id: str, type: str, data: dict, *, event_id: str | None = None
+    ) -> ServerEvent:
+        """Append one event with the run's next seq. Retrying with the same ``event_id``
+        after a lost reply returns the stored event instead of adding it twice."""
         stream, counter = self._keys(run_id)
-        ts = utc_now_iso()
-        seq = await self._publish(
+        event_id = event_id or uuid.uuid4().hex
+        seq, ts = await self._publish(
             keys=[stream, counter],
-            args=[self.max_events, type, ts, orjson.dumps(data).decode(), self.ttl_s],
-        )
+            args=[
+                self.max_events, type, utc_now_iso(), orjson.dumps(data).decode(), self.ttl_s,
+                event_id,
+            ],
+        )  # fmt: skip
         return ServerEvent(type=type, run_id=run_id, seq=int(seq), ts=ts, data=data)
+
+    async def append(self, event: ServerEvent, *, event_id: str = "") -> int:
+        """Store an event whose seq was assigned elsewhere; a no-op when Redis already holds
+        that seq. ``event_id``: the id a lost publish of this event used, so a late copy of
+        that publish finds it. Returns the run's last seq in Redis."""
+        assert event.run_id is not None and event.seq is not None
+        stream, counter = self._keys(event.run_id)
+        data = orjson.dumps(event.data).decode()
+        last = await self._append(
+            keys=[stream, counter],
+            args=[self.max_events, event.seq, event.type, event.ts, data, self.ttl_s, event_id],
+        )
+        return int(last)
+
+    async def last_seq(self, run_id: str) -> int:
+        """The run's last seq in Redis (0: Redis holds none of it)."""
+        _, counter = self._keys(run_id)
+        value = await self.client.get(counter)
+        return int(value or 0)
 
     @staticmethod
     def _event(run_id: str, entry_id: str, fields: dict[str, str]) -> ServerEvent:

@@ -61,6 +61,8 @@ class Connection:
         self._followers: dict[str, asyncio.Task[None]] = {}
         self.delivered: dict[str, int] = {}
         self._closed = False
+        self._org_queue: asyncio.Queue[ServerEvent] | None = None
+        self._org_task: asyncio.Task[None] | None = None
 
     # --- outgoing ---------------------------------------------------------------------------
 
@@ -85,14 +87,17 @@ class Connection:
                         "connection_id": self.id,
                         "protocol_version": PROTOCOL_VERSION,
                         "server_time": utc_now_iso(),
+                        "instance_id": self.resources.instance_id,
                     },
                 )
             )
+            self._follow_org()
             await self._receive_loop()
         except (WebSocketDisconnect, OSError):
             pass  # the client went away mid-send; its runs go on without it
         finally:
             self._closed = True
+            self._unfollow_org()
             for task in self._followers.values():
                 task.cancel()
             for task in list(self._followers.values()):
@@ -162,6 +167,10 @@ class Connection:
 
     def _following(self) -> bool:
         return any(not t.done() for t in self._followers.values())
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close from the server side (e.g. draining); the runs followed here go on."""
+        await self._close(code, reason)
 
     async def _close(self, code: int, reason: str) -> None:
         async with self._send_lock:
@@ -244,6 +253,30 @@ class Connection:
 
     async def _cancel(self, frame: Cancel) -> None:
         await self.resources.require_runs().cancel(self.resources, self.principal, frame.run_id)
+
+    # --- org-wide frames (alert) -----------------------------------------------------------
+
+    def _follow_org(self) -> None:
+        notifier = self.resources.notifier
+        if notifier is None:
+            return
+        queue = notifier.subscribe(self.principal.org_id)
+        self._org_queue = queue
+        self._org_task = asyncio.create_task(self._forward_org(queue), name="ws-org-frames")
+
+    def _unfollow_org(self) -> None:
+        notifier = self.resources.notifier
+        if self._org_queue is not None and notifier is not None:
+            notifier.unsubscribe(self.principal.org_id, self._org_queue)
+        self._org_queue = None
+        if self._org_task is not None:
+            self._org_task.cancel()
+            self._org_task = None
+
+    async def _forward_org(self, queue: asyncio.Queue[ServerEvent]) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+            while True:
+                await self.send(await queue.get())
 
     # --- forwarding -------------------------------------------------------------------------
 

@@ -30,6 +30,12 @@ async def protocol() -> dict:
 
 @router.websocket("/ws")
 async def websocket_endpoint(websocket: WebSocket, resources: ResourcesDep) -> None:
+    if resources.draining:
+        # Refused before accept: a load balancer retries the handshake on another instance.
+        message = "this instance is draining (shutting down); connect again"
+        answer = handshake.HandshakeRefused(503, "draining", message)
+        await _refuse(websocket, 503, "draining", answer.response())
+        return
     try:
         shake = await handshake.authenticate(websocket, resources)
     except handshake.HandshakeRefused as refused:
@@ -55,9 +61,12 @@ async def websocket_endpoint(websocket: WebSocket, resources: ResourcesDep) -> N
         return
     gauge = resources.metrics.ws_connections
     gauge.inc()
+    connection = Connection(websocket, resources, shake.principal)
+    resources.sockets.add(connection)
     try:
-        await Connection(websocket, resources, shake.principal).serve()
+        await connection.serve()
     finally:
+        resources.sockets.discard(connection)
         gauge.dec()
         slots.release(user_id)
 

@@ -1,7 +1,10 @@
 """Starts the run event bus (``resources.bus``) before the analyst needs it: in-process, or
-Redis Streams behind the in-process mirror when Redis is configured."""
+Redis Streams behind the in-process mirror when Redis is configured; and the notifier of
+org-wide frames (``resources.notifier``), in-process or over Redis pub/sub likewise."""
 
 from __future__ import annotations
+
+import asyncio
 
 import structlog
 
@@ -9,6 +12,8 @@ from tokenomist.kit.netdiag import mask_url
 from tokenomist.kit.resources import Resources
 from tokenomist.realtime.bus import MemoryBus, ResilientBus
 from tokenomist.realtime.bus_redis import RedisStreamBus
+from tokenomist.realtime.notify import LocalNotifier, Notifier, RedisNotifier
+from tokenomist.realtime.protocol import CLOSE_SERVICE_RESTART
 from tokenomist.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -17,6 +22,9 @@ log = structlog.get_logger(__name__)
 async def start(resources: Resources) -> None:
     bus = build_bus(resources.settings)
     resources.bus = bus
+    notifier = build_notifier(resources.settings)
+    await notifier.start()
+    resources.notifier = notifier
     log.info(
         "realtime.bus_ready",
         backend=bus.backend,
@@ -24,7 +32,21 @@ async def start(resources: Resources) -> None:
     )
 
 
+async def drain(resources: Resources) -> None:
+    """SIGTERM: close every open WebSocket with 1012 (service restart) so its client reconnects
+    through the load balancer to another instance and resumes by ``seq``; the runs go on."""
+    sockets = list(resources.sockets)
+    await asyncio.gather(
+        *(c.close(CLOSE_SERVICE_RESTART, "service restart") for c in sockets),
+        return_exceptions=True,
+    )
+    log.info("realtime.drained", websockets_closed=len(sockets))
+
+
 async def stop(resources: Resources) -> None:
+    notifier, resources.notifier = resources.notifier, None
+    if notifier is not None:
+        await notifier.close()
     bus, resources.bus = resources.bus, None
     if bus is not None:
         await bus.close()
@@ -46,3 +68,13 @@ def build_bus(settings: Settings) -> MemoryBus | ResilientBus:
         timeout_s=min(settings.startup_timeout_s, 2.0),
     )
     return ResilientBus(primary, mirror, mirror_ttl_s=settings.bus_mirror_ttl_s)
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    if not settings.redis_url:
+        return LocalNotifier()
+    return RedisNotifier(
+        settings.redis_url,
+        prefix=settings.cache_prefix,
+        timeout_s=min(settings.startup_timeout_s, 2.0),
+    )

@@ -24,6 +24,7 @@ MAX_FRAME_BYTES = 64 * 1024
 CLOSE_TOKEN_EXPIRED = 4401  # the access token expired on an open connection
 CLOSE_IDLE = 4408  # no client frame and nothing followed for the idle timeout
 CLOSE_TOO_MANY_CONNECTIONS = 1008  # policy: the user already holds the cap of open sockets
+CLOSE_SERVICE_RESTART = 1012  # the instance is draining: reconnect (to another) and resume
 
 
 class EventType(StrEnum):
@@ -40,6 +41,7 @@ class EventType(StrEnum):
     run_failed = "run_failed"
     error = "error"
     pong = "pong"
+    alert = "alert"  # org-wide: an alert event was created (realtime/notify.py)
 
 
 RUN_EVENT_TYPES = frozenset(
@@ -72,6 +74,7 @@ class ErrorCode(StrEnum):
     not_found = "not_found"  # no such run for this user
     stream_unavailable = "stream_unavailable"  # the event store could not be read
     events_expired = "events_expired"  # asked for events older than the bounded store keeps
+    draining = "draining"  # the instance is shutting down: reconnect (elsewhere) and ask again
     internal_error = "internal_error"
 
 
@@ -211,6 +214,8 @@ class ConnectionEstablishedData(_Data):
     connection_id: str
     protocol_version: str
     server_time: str
+    # Which instance holds the socket (behind a load balancer: where a resume landed).
+    instance_id: str | None = None
 
 
 class RunStartedData(_Data):
@@ -281,6 +286,16 @@ class PongData(_Data):
     pass
 
 
+class AlertData(_Data):
+    """The alert event as webhooks get it (``GET /api/v1/alerts`` lists it with deliveries)."""
+
+    id: str
+    type: str = Field(description="budget.threshold | budget.forecast | anomaly.spend")
+    org_id: str
+    created_at: str = Field(description="ISO-8601 UTC")
+    data: dict[str, Any]
+
+
 DATA_MODELS: dict[EventType, type[_Data]] = {
     EventType.connection_established: ConnectionEstablishedData,
     EventType.run_started: RunStartedData,
@@ -295,6 +310,7 @@ DATA_MODELS: dict[EventType, type[_Data]] = {
     EventType.run_failed: RunFailedData,
     EventType.error: ErrorData,
     EventType.pong: PongData,
+    EventType.alert: AlertData,
 }
 
 
@@ -352,6 +368,8 @@ def protocol_schema() -> dict[str, Any]:
         "close_codes": {
             str(CLOSE_TOKEN_EXPIRED): "access token expired",
             str(CLOSE_IDLE): "idle timeout",
+            str(CLOSE_SERVICE_RESTART): "the instance is shutting down: reconnect and resume "
+            "each followed run after the last seq received",
             str(CLOSE_TOO_MANY_CONNECTIONS): "too many open connections for this user (after "
             "an error frame with code rate_limited)",
         },

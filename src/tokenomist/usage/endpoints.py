@@ -197,7 +197,8 @@ def _utc(value: datetime | None, name: str) -> datetime | None:
     return value
 
 
-def _window(from_: datetime | None, to: datetime | None) -> tuple[datetime | None, ...]:
+def window_params(from_: datetime | None, to: datetime | None) -> tuple[datetime | None, ...]:
+    """``from``/``to`` query values as UTC, checked: in range, ``from`` before ``to``."""
     start, end = _utc(from_, "from"), _utc(to, "to")
     if start is not None and end is not None and start >= end:
         raise Unprocessable(
@@ -233,7 +234,7 @@ async def usage_summary(
 ) -> dict:
     """Spend and tokens of the caller's org over [from, to) (all data without them), of the
     rows matching every filter given."""
-    start, end = _window(from_, to)
+    start, end = window_params(from_, to)
     if len(group_by) > 2 or len(set(group_by)) != len(group_by):
         raise Unprocessable(
             "group_by takes one or two different dimensions",
@@ -269,7 +270,7 @@ async def usage_series(
 ) -> dict:
     """Spend over time, one series per top-``top`` key of ``group_by`` (by spend), the rest
     summed into ``other``; every bucket of [from, to) present, zeros included."""
-    start, end = _window(from_, to)
+    start, end = window_params(from_, to)
     return await service.series(
         resources, principal.org_id, start=start, end=end,
         interval=interval, group_by=group_by, top=top,
@@ -296,7 +297,7 @@ async def usage_models(
     end_user: FilterValues = [],  # noqa: B006
 ) -> dict:
     """Each (provider, model) seen, its requests and spend, and whether it is priced."""
-    start, end = _window(from_, to)
+    start, end = window_params(from_, to)
     return await service.models(
         resources, principal.org_id, start=start, end=end,
         filters=_filters(provider=provider, model=model, project=project, feature=feature,

@@ -204,6 +204,7 @@ class Pricer:
         self._lookup: dict[tuple[str, str], tuple[gp_types.Provider, gp_types.ModelInfo] | None]
         self._lookup = {}
         self._static: dict[tuple[str, str, str, datetime | None], UnitPrices | None] = {}
+        self._offers: dict[str, list[tuple[str, UnitPrices]]] = {}
         stamp = "auto-updated" if self._snapshot.from_auto_update else "bundled"
         self.snapshot = f"{PRICE_DATA_VERSION} ({stamp})"
 
@@ -352,6 +353,11 @@ class Pricer:
         fallback), with its standard prices; providers listing it without token prices are
         left out. Sorted cheapest input price first."""
         ref = model.strip().lower()
+        if ref not in self._offers:  # a scan of every provider's list: once per model
+            self._offers[ref] = self._find_offers(ref)
+        return list(self._offers[ref])
+
+    def _find_offers(self, ref: str) -> list[tuple[str, UnitPrices]]:
         out: list[tuple[str, UnitPrices]] = []
         for gp_provider in self._snapshot.providers:
             info = next((m for m in gp_provider.models if m.is_match(ref)), None)

@@ -4,12 +4,14 @@ Writes are idempotent on ``(org_id, request_id)``: a batch's ids are looked up i
 (the ids travel as an Arrow column into a short-lived table, never formatted into SQL), the
 known ones and in-batch repeats are dropped column-wise, and the rest goes into ``llm_usage``
 in one Arrow insert. Ids for records sent without one are derived by the engine from their
-content, the same way on both backends.
+content, the same way on both backends. Across instances the look-up alone is a race (two can
+both find an id new), so a shared SQL tier decides: ``claim_ids`` (see ``usage.models``).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +20,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tokenomist.kit.analytics import (
     USAGE_COLUMNS,
@@ -26,6 +30,9 @@ from tokenomist.kit.analytics import (
     AnalyticsBackend,
     OrgAnalytics,
 )
+
+# Decides which of a batch's new ids this caller lands: returns the ids it won.
+Claim = Callable[[pa.Array], Awaitable[pa.Array]]
 
 # A staged batch carries what ingest writes except org_id (added at insert), plus the row it
 # came from (``_row``, for error messages and first-wins de-duplication).
@@ -72,8 +79,11 @@ class StoreResult:
     cost_usd: float
 
 
-async def store(backend: AnalyticsBackend, org_id: str, stage: pa.Table) -> StoreResult:
-    """Insert the rows that are new for this org; the rest are duplicates."""
+async def store(
+    backend: AnalyticsBackend, org_id: str, stage: pa.Table, claim: Claim | None = None
+) -> StoreResult:
+    """Insert the rows that are new for this org; the rest are duplicates. With ``claim``, a
+    row is new only if the claim grants its id (another instance may be landing it now)."""
     n = stage.num_rows
     if n == 0:
         return StoreResult(0, 0, 0, 0.0)
@@ -92,6 +102,10 @@ async def store(backend: AnalyticsBackend, org_id: str, stage: pa.Table) -> Stor
     known = await _known_ids(backend, org_id, stage.column("request_id"))
     if len(known):
         stage = stage.filter(pc.invert(pc.is_in(stage.column("request_id"), value_set=known)))
+    if claim is not None and stage.num_rows:
+        won = await claim(stage.column("request_id").combine_chunks())
+        if len(won) != stage.num_rows:
+            stage = stage.filter(pc.is_in(stage.column("request_id"), value_set=won))
     inserted = stage.num_rows
     cost = stage.column("cost_usd")
     if inserted:
@@ -156,6 +170,28 @@ async def _known_ids(backend: AnalyticsBackend, org_id: str, ids: Any) -> pa.Arr
     finally:
         await backend.command(f"DROP TABLE IF EXISTS {name}")
     return found.column("request_id").combine_chunks().cast(pa.string())
+
+
+CLAIM_CHUNK = 50_000  # ids per statement: bounded parameter size, one round trip each
+
+
+async def claim_ids(session: AsyncSession, org_id: str, ids: pa.Array) -> pa.Array:
+    """Claim ``ids`` (distinct) for this org in the caller's PostgreSQL transaction; return
+    those won. Ids are claimed in sorted order, so two batches sharing ids wait on each other
+    instead of deadlocking; an id another open transaction holds blocks until that one ends."""
+    ordered = sorted(ids.to_pylist())
+    won: list[str] = []
+    for start in range(0, len(ordered), CLAIM_CHUNK):
+        result = await session.execute(
+            text(
+                "INSERT INTO usage_claims (org_id, request_id, claimed_at) "
+                "SELECT :org_id, rid, now() FROM unnest(CAST(:ids AS text[])) AS rid "
+                "ON CONFLICT DO NOTHING RETURNING request_id"
+            ),
+            {"org_id": org_id, "ids": ordered[start : start + CLAIM_CHUNK]},
+        )
+        won.extend(result.scalars().all())
+    return pa.array(won, pa.string())
 
 
 def _stage_fields() -> list[tuple[str, str]]:

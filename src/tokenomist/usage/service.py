@@ -3,6 +3,11 @@
 Pipeline for every source: parse (format module) → validate (column-wise) → price (per
 (provider, model, tier) group) → store (staged, de-duplicated on (org, request_id)). The
 CPU-bound steps run off the event loop.
+
+Duplicates are decided where the truth is shared: with a PostgreSQL tier (N instances), each
+new id is claimed in ``usage_claims`` inside a transaction that spans the analytics insert, so
+two instances taking the same batch at once land it once. On the embedded tiers (SQLite +
+chDB) one process owns the data dir, and the per-org lock below is enough.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 import structlog
 
+from tokenomist.kit import db
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
 from tokenomist.kit.resources import Resources
 from tokenomist.usage import formats, repository
@@ -63,6 +69,25 @@ def _org_lock(backend: Any, org_id: str) -> asyncio.Lock:
     return per_backend.setdefault(org_id, asyncio.Lock())
 
 
+def claims_needed(resources: Resources) -> bool:
+    """Whether other instances can ingest for the same orgs: they share a PostgreSQL tier.
+    A SQLite file is one host's, one process's in practice (chDB beside it is locked)."""
+    return db.backend_name(resources.database_url) == "postgresql"
+
+
+async def _store(resources: Resources, org_id: str, stage: pa.Table) -> repository.StoreResult:
+    if not claims_needed(resources):
+        return await repository.store(resources.analytics, org_id, stage)
+    # The claims commit only after the analytics insert returned; an insert that fails rolls
+    # them back, so a retry (here or on another instance) can land the rows.
+    async with db.transaction(resources.sessions) as session:
+
+        async def claim(ids: pa.Array) -> pa.Array:
+            return await repository.claim_ids(session, org_id, ids)
+
+        return await repository.store(resources.analytics, org_id, stage, claim=claim)
+
+
 def pricer_of(resources: Resources) -> Pricer:
     # The CLI's --local mode opens the tiers without the usage lifecycle: price from settings.
     return resources.pricer if resources.pricer is not None else get_pricer(resources.settings)
@@ -101,8 +126,8 @@ async def ingest_parsed(
         _prepare, parsed, pricer_of(resources), source, validated
     )
     backend = resources.analytics
-    async with _org_lock(backend, org_id):
-        stored = await repository.store(backend, org_id, stage)
+    async with _org_lock(backend, org_id):  # in-process: no wait on our own claims
+        stored = await _store(resources, org_id, stage)
     if stored.inserted and resources.alerts is not None:
         resources.alerts.poke()  # new spend: evaluate budgets now, not at the next tick
     all_errors = sorted(parsed.errors + errors, key=lambda e: e.index)

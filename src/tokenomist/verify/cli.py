@@ -171,6 +171,13 @@ def loop_command(
     rollback: str = typer.Option(None, help="Shell command that restores the previous build."),
     ready_timeout: float = typer.Option(120.0, help="Seconds to wait for /health/ready."),
     max_iterations: int = typer.Option(1, min=1, help="Deploy attempts on inconclusive."),
+    rolling: bool = typer.Option(
+        False,
+        "--rolling",
+        help="The deploy and rollback commands roll a service that keeps serving (e.g. "
+        "`tokenomist stack roll`): wait for each command to exit instead of the first ready "
+        "answer; one that exits non-zero (a build that dies at once) fails the deploy at once.",
+    ),
     user: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER"),
     password: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_PASSWORD"),
     user2: str = typer.Option(None, envvar="TOKENOMIST_VERIFY_USER2"),
@@ -208,6 +215,7 @@ def loop_command(
                     ready_timeout_s=ready_timeout,
                     max_iterations=max_iterations,
                     worklog=worklog,
+                    rolling=rolling,
                 )
             )
         )

@@ -15,7 +15,10 @@ from fastapi.responses import FileResponse
 from tokenomist.kit.errors import NotFound
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGES = ("/", "/dashboard", "/ask", "/import", "/api-keys", "/sign-in")
+PAGES = (
+    "/", "/dashboard", "/ask", "/import", "/api-keys", "/budgets", "/alerts", "/channels",
+    "/sign-in",
+)  # fmt: skip
 CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",

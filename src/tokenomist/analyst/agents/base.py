@@ -27,6 +27,8 @@ class RunState:
     unpriced: list[dict[str, Any]] | None = None
     drivers_before: list[dict[str, Any]] = field(default_factory=list)  # "why?"
     totals_before: dict[str, Any] = field(default_factory=dict)
+    anomalies: list[dict[str, Any]] | None = None  # "why did spend jump?"
+    budgets: dict[str, Any] | None = None  # "are we on track for our budget?"
     intent: Intent | None = None
     window: Window | None = None
     filters: Filters = field(default_factory=Filters)

@@ -34,6 +34,20 @@ async def run(ctx: RunContext, state: RunState) -> str:
         state.unpriced = await call_tool(ctx, NAME, "unpriced_models", scope)
     elif intent.kind == "why":
         await _why(ctx, state, scope)
+    elif intent.kind == "anomalies":
+        await think(ctx, NAME, "Then each day against the same weekday of recent weeks.")
+        state.totals = await call_tool(ctx, NAME, "spend_summary", scope)
+        args = {k: v for k, v in scope.items() if k != "exclude"}
+        if state.filters.exclude:
+            state.notes.append(
+                "Anomalies are looked for in the usage the filters select; the exclusions "
+                f"({', '.join(state.filters.exclude)}) are not applied to them."
+            )
+        state.anomalies = await call_tool(ctx, NAME, "anomalies", args)
+    elif intent.kind == "budget":
+        await think(ctx, NAME, "Then every budget's spend to date and its forecast.")
+        state.totals = await call_tool(ctx, NAME, "spend_summary", scope)
+        state.budgets = await call_tool(ctx, NAME, "budgets_status", {})
     else:
         await _spend(ctx, state, scope)
     t = state.totals

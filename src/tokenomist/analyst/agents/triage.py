@@ -166,6 +166,8 @@ def _summary(state: RunState) -> str:
         "what_if": "what-if",
         "unpriced": "unpriced-models question",
         "why": "why question",
+        "anomalies": "question about a jump in spend",
+        "budget": "budget question",
     }[intent.kind]
     scope = f", {state.filters.describe()}" if state.filters else ""
     by = f", by {intent.dimension}" if intent.dimension else ""

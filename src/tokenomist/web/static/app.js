@@ -8,12 +8,19 @@ import * as dashboard from "./js/pages/dashboard.js";
 import * as ask from "./js/pages/ask.js";
 import * as importer from "./js/pages/import.js";
 import * as keys from "./js/pages/keys.js";
+import * as budgets from "./js/pages/budgets.js";
+import * as alerts from "./js/pages/alerts.js";
+import * as channels from "./js/pages/channels.js";
+import * as live from "./js/live.js";
 
 const PAGES = {
   "/dashboard": [dashboard, "Dashboard"],
   "/ask": [ask, "Ask"],
   "/import": [importer, "Import"],
   "/api-keys": [keys, "API keys"],
+  "/budgets": [budgets, "Budgets"],
+  "/alerts": [alerts, "Alerts"],
+  "/channels": [channels, "Channels"],
 };
 let cleanup = null;
 let generation = 0;
@@ -24,6 +31,7 @@ export function navigate(path, { replace = false, focus = true } = {}) {
 }
 
 function shell(session) {
+  if (session) live.start(); else live.stop();
   $("#nav").hidden = !session;
   $("#sign-out").hidden = !session;
   $("#who").textContent = session ? session.user.email : "";
