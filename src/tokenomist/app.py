@@ -19,7 +19,13 @@ from tokenomist.kit.hygiene import clean_params
 from tokenomist.kit.logging import RequestIdMiddleware, configure_logging
 from tokenomist.kit.metrics import MetricsMiddleware
 from tokenomist.kit.openapi import install_docs
-from tokenomist.kit.resources import Resources, StartupError, close_resources, open_resources
+from tokenomist.kit.resources import (
+    SHUTDOWN_STEP_TIMEOUT_S,
+    Resources,
+    StartupError,
+    close_resources,
+    open_resources,
+)
 from tokenomist.settings import Environment, Settings
 
 log = structlog.get_logger(__name__)
@@ -54,10 +60,16 @@ async def _start_domains(resources: Resources, started: list[Any]) -> None:
 
 
 async def _stop_domains(resources: Resources, started: list[Any]) -> None:
-    # One stop failing must not leave the others (and the storage tiers) open.
+    # One stop failing, or hanging on a dependency gone silent, must not leave the others (and
+    # the storage tiers) open: each is bounded and the one that overran is named.
     for module in reversed(started):
         try:
-            await module.stop(resources)
+            async with asyncio.timeout(SHUTDOWN_STEP_TIMEOUT_S):
+                await module.stop(resources)
+        except TimeoutError:
+            log.error(
+                "shutdown.stop_timeout", module=module.__name__, timeout_s=SHUTDOWN_STEP_TIMEOUT_S
+            )
         except Exception:
             log.exception("shutdown.stop_failed", module=module.__name__)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import socket
 import subprocess
@@ -53,10 +54,21 @@ class LiveServer:
                 raise TimeoutError("server did not start within 60 s")
             await asyncio.sleep(0.02)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = 90) -> None:
         self.server.should_exit = True
-        if self.task is not None:
-            await self.task
+        if self.task is None:
+            return
+        done, _ = await asyncio.wait({self.task}, timeout=timeout_s)
+        if done:
+            self.task.result()
+            return
+        # A stop that hangs is a defect of its own: say where every task is waiting.
+        stacks = io.StringIO()
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=8, file=stacks)
+        self.server.force_exit = True
+        hung = f"server did not stop within {timeout_s}s; tasks:\n{stacks.getvalue()}"
+        raise AssertionError(hung)
 
 
 @contextlib.asynccontextmanager

@@ -12,10 +12,27 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.delay_s = delay_s
         self._next_reply_delay_s = 0.0  # see delay_next_reply
-        self.drop = False  # when True, accepted connections are closed at once
+        self._drop = False
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._writers: set[asyncio.StreamWriter] = set()  # both ends of every live connection
+
+    @property
+    def drop(self) -> bool:
+        return self._drop
+
+    @drop.setter
+    def drop(self, value: bool) -> None:
+        """An outage: live connections are reset at once (an idle pooled connection would
+        otherwise live on until it next carried data) and new ones are closed on accept."""
+        self._drop = value
+        if value:
+            self._reset_all()
+
+    def _reset_all(self) -> None:
+        for writer in list(self._writers):
+            writer.transport.abort()
 
     def delay_next_reply(self, seconds: float) -> None:
         """Hold the next chunk coming back from the target (on any connection) this long: the
@@ -30,6 +47,7 @@ class TcpProxy:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+        self._reset_all()
         for t in list(self._tasks):
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -38,19 +56,28 @@ class TcpProxy:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self._writers.add(writer)
+        up_writer: asyncio.StreamWriter | None = None
         try:
             if self.drop:
                 return
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            async with asyncio.timeout(10):
+                up_reader, up_writer = await asyncio.open_connection(*self.target)
+            self._writers.add(up_writer)
+            if self.drop:  # the outage began while this connection was being opened
+                return
             await asyncio.gather(
                 self._pipe(reader, up_writer),
                 self._pipe(up_reader, writer, reply=True),
                 return_exceptions=True,
             )
-        except OSError:
+        except (OSError, TimeoutError):
             pass
         finally:
-            writer.close()
+            for end in (writer, up_writer):
+                if end is not None:
+                    end.close()
+                    self._writers.discard(end)
             self._tasks.discard(task)
 
     async def _pipe(

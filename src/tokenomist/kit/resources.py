@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+# A bound on each step of a shutdown (a domain's stop, a tier's close): a dependency gone
+# silent must not keep the process from exiting, and the one that overran is logged by name.
+SHUTDOWN_STEP_TIMEOUT_S = 15.0
 
 
 class StartupError(RuntimeError):
@@ -323,6 +326,9 @@ async def close_resources(res: Resources) -> None:
         ("database", res.engine.dispose),
     ):
         try:
-            await close()
+            async with asyncio.timeout(SHUTDOWN_STEP_TIMEOUT_S):
+                await close()
+        except TimeoutError:
+            log.error("shutdown.close_timeout", dependency=name, timeout_s=SHUTDOWN_STEP_TIMEOUT_S)
         except Exception:
             log.exception("shutdown.close_failed", dependency=name)
