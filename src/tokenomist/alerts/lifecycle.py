@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from tokenomist.alerts import service
 from tokenomist.kit.resources import Resources
+from tokenomist.kit.tasks import cancel_and_wait, cancel_requested
 
 log = structlog.get_logger(__name__)
 LOCK_KEY = 0x70CE_A1E7  # the advisory lock id of the alert evaluator
@@ -93,7 +94,7 @@ class AlertEngine:
         return max(0.0, min(interval, wait))
 
     async def _loop(self) -> None:
-        while True:
+        while not cancel_requested():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
             self._wake.clear()
@@ -110,11 +111,8 @@ class AlertEngine:
         self._wake.set()  # a cycle at start-up picks up retries left by the last run
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
 
 async def start(resources: Resources) -> None:

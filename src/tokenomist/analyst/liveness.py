@@ -23,6 +23,7 @@ from tokenomist.analyst import events, repository
 from tokenomist.kit import db
 from tokenomist.kit.db import utcnow
 from tokenomist.kit.resources import Resources
+from tokenomist.kit.tasks import cancel_and_wait, cancel_requested
 
 log = structlog.get_logger(__name__)
 BEATS_TO_DEATH = 3
@@ -63,15 +64,12 @@ class Liveness:
         self._task = asyncio.create_task(self._loop(), name="analyst-liveness")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         with contextlib.suppress(Exception):
             await self.resources.cache.delete(_instance_key(self.instance_id))
 
     async def _loop(self) -> None:
-        while True:
+        while not cancel_requested():
             try:
                 cache = self.resources.cache
                 await cache.set(_instance_key(self.instance_id), "1", ttl_s=self.ttl_s)

@@ -18,7 +18,6 @@ Backends:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import deque
@@ -31,6 +30,7 @@ import structlog
 
 from tokenomist.kit.breaker import CircuitBreaker, CircuitOpen
 from tokenomist.kit.netdiag import classify, mask_url
+from tokenomist.kit.tasks import cancel_and_wait, cancel_requested
 from tokenomist.realtime.protocol import ServerEvent, utc_now_iso, validate_event_data
 
 if TYPE_CHECKING:
@@ -375,7 +375,7 @@ class ResilientBus:
 
     async def _rejoin_loop(self) -> None:
         # Runs that ended (or went quiet) while pinned have no next publish to rejoin them.
-        while self._pinned:
+        while self._pinned and not cancel_requested():
             await asyncio.sleep(self.rejoin_every_s)
             try:
                 await self.rejoin()
@@ -426,9 +426,6 @@ class ResilientBus:
                 await asyncio.sleep(0.5)
 
     async def close(self) -> None:
-        if self._rejoiner is not None:
-            self._rejoiner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._rejoiner
+        await cancel_and_wait(self._rejoiner)
         await self.primary.close()
         await self.mirror.close()

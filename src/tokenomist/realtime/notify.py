@@ -23,6 +23,7 @@ import redis.asyncio as aioredis
 import structlog
 
 from tokenomist.kit.netdiag import classify, mask_url
+from tokenomist.kit.tasks import cancel_and_wait, cancel_requested
 from tokenomist.realtime.protocol import EventType, ServerEvent, server_frame, validate_event_data
 
 log = structlog.get_logger(__name__)
@@ -116,13 +117,13 @@ class RedisNotifier(LocalNotifier):
 
     async def _listen(self) -> None:
         backoff = 0.25
-        while True:
+        while not cancel_requested():
             pubsub = self.client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
                 backoff = 0.25
-                while True:
+                while not cancel_requested():
                     message = await pubsub.get_message(timeout=1.0)
                     if message is not None and message.get("type") == "message":
                         self._received(message["data"])
@@ -150,11 +151,8 @@ class RedisNotifier(LocalNotifier):
             await asyncio.wait_for(self._subscribed.wait(), wait_s)
 
     async def close(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        await cancel_and_wait(self._listener)
+        self._listener = None
         await self.client.aclose()
         await super().close()
 
