@@ -45,12 +45,12 @@ async def test_ingest_azure_trace_through_the_server(embedded_server):
         )  # fmt: skip
         assert code == 0, out
         cells = table_row(out, "AzureLLMInferenceTrace_conv.csv")
-        assert cells[1:6] == ["azure-trace", "19,366", "0", "0", "0"]
+        assert cells[1:7] == ["azure-trace", "19,366", "0", "0", "0", "0"]
         # progress on stderr, one plain line per file, before the result table
         assert out.index("AzureLLMInferenceTrace_conv.csv: ") < out.index("Usage import")
         summary = (await client.get("/api/v1/usage/summary", headers=user)).json()
         assert summary["totals"]["requests"] == 19_366
-        assert cells[6] == f"{summary['totals']['cost_usd']:,.4f}"
+        assert cells[7] == f"{summary['totals']['cost_usd']:,.4f}"
 
 
 async def test_chunked_upload_reports_original_line_numbers(embedded_server, tmp_path):
@@ -70,6 +70,45 @@ async def test_chunked_upload_reports_original_line_numbers(embedded_server, tmp
     assert table_row(out, "usage.csv")[2:5] == ["2,999", "0", "1"]
     size = f"{path.stat().st_size:,}"
     assert out.index(f"usage.csv: {size} of {size} bytes sent") < out.index("Usage import")
+
+
+async def test_ingest_refusals_name_the_problem_and_the_cli_option(embedded_server, tmp_path):
+    typo = tmp_path / "typo.csv"
+    typo.write_text("timestamp,provider,model,input_tokns\n2026-10-01T00:00:00Z,openai,gpt-4o,1\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "timestamp,provider,model,input_tokens,output_tokens\n"
+        "2026-10-01T00:00:00Z,openai,gpt-4o,10,1,7\n"
+    )
+    async with httpx.AsyncClient(base_url=embedded_server.url, timeout=60) as client:
+        key = await api_key(client, await account(client), ["ingest"])
+    code, out = await cli(
+        "ingest", str(typo), str(empty), str(extra), "--url", embedded_server.url,
+        "--api-key", key,
+    )  # fmt: skip
+    assert code == 1, out
+    assert (
+        "typo.csv: refused: HTTP 422 unknown_format: could not recognise the input format: it "
+        "looks like the canonical CSV but column `input_tokns` is unknown (did you mean "
+        "`input_tokens`?); fix the header, or pass --format canonical to read it as canonical"
+    ) in out
+    assert "?format=" not in out  # the CLI user has no URL to add a parameter to
+    assert "empty.csv: refused: HTTP 422 empty_input: the file is empty (0 bytes)" in out
+    assert "extra.csv:2: (extra value 6): 6 values but the header names 5 columns" in out
+    assert table_row(out, "extra.csv")[2:6] == ["0", "0", "1", "0"]
+
+
+async def test_ingest_reports_skipped_rows_per_reason(embedded_server):
+    async with httpx.AsyncClient(base_url=embedded_server.url, timeout=60) as client:
+        key = await api_key(client, await account(client), ["ingest"])
+    code, out = await cli(
+        "ingest", str(FIXTURES / "otlp.json"), "--url", embedded_server.url, "--api-key", key
+    )
+    assert code == 0, out
+    assert table_row(out, "otlp.json")[1:6] == ["otlp", "2", "0", "0", "1"]
+    assert "otlp.json: skipped 1 span_without_genai_usage" in out
 
 
 async def test_ingest_refuses_a_bad_login_and_an_unreachable_server(embedded_server):
@@ -114,6 +153,15 @@ async def test_local_mode_loads_into_the_data_dir(tmp_path):
     code, out = await cli("ingest", "--local", "--org", "nope", str(FIXTURES / "canonical.csv"),
                           env=env)  # fmt: skip
     assert code == 1 and "no org with id or name 'nope'" in out
+    typo = tmp_path / "typo.csv"
+    typo.write_text("timestamp,provider,model,input_tokns\n2026-10-01T00:00:00Z,openai,gpt-4o,1\n")
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"\n")
+    code, out = await cli("ingest", "--local", "--org", "acme", str(typo), str(empty), env=env)
+    assert code == 1, out
+    assert "column `input_tokns` is unknown (did you mean `input_tokens`?)" in out
+    assert "pass --format canonical" in out and "?format=" not in out
+    assert "empty.csv: refused: empty_input: the file is empty (only whitespace)" in out
 
 
 async def test_demo_data_writes_the_workload(tmp_path):

@@ -205,3 +205,86 @@ async def test_body_over_the_limit_is_413(make_settings):
         assert (resp.status_code, error_code(resp)) == (413, "payload_too_large")
         resp = await client.post("/api/v1/usage", content=NDJSON, headers=user)
         assert resp.status_code == 200
+
+
+async def test_import_of_a_csv_with_a_typo_in_its_header_names_it_and_says_format_param(client):
+    user = await account(client)
+    body = b"timestamp,provider,model,input_tokns\n2026-10-01T00:00:00Z,openai,gpt-4o,10\n"
+    resp = await client.post("/api/v1/usage/import", content=body, headers=user)
+    assert (resp.status_code, error_code(resp)) == (422, "unknown_format")
+    error = resp.json()["error"]
+    assert error["message"] == (
+        "could not recognise the input format: it looks like the canonical CSV but column "
+        "`input_tokns` is unknown (did you mean `input_tokens`?); fix the header, or pass "
+        "?format=canonical to read it as canonical (known formats: canonical, openai-usage, "
+        "otlp, litellm, azure-trace)"
+    )
+    assert error["details"]["suggestions"] == {"input_tokns": "input_tokens"}
+
+
+@pytest.mark.parametrize("body", [b"", b"\n \n"])
+async def test_import_of_an_empty_file_says_it_is_empty(client, body):
+    user = await account(client)
+    for params in ({}, {"format": "auto"}, {"format": "canonical"}, {"format": "otlp"}):
+        resp = await client.post("/api/v1/usage/import", params=params, content=body, headers=user)
+        assert (resp.status_code, error_code(resp)) == (422, "empty_input"), params
+        assert resp.json()["error"]["message"].startswith("the file is empty ("), params
+    files = {"file": ("usage.csv", body)}
+    resp = await client.post("/api/v1/usage/import", files=files, headers=user)
+    assert (resp.status_code, error_code(resp)) == (422, "empty_input")
+    resp = await client.post("/api/v1/usage", content=body, headers=user)
+    assert (resp.status_code, error_code(resp)) == (422, "empty_input")
+    assert resp.json()["error"]["message"].startswith("the request body is empty (")
+
+
+async def test_import_of_a_csv_header_without_rows_imports_nothing(client):
+    user = await account(client)
+    resp = await client.post(
+        "/api/v1/usage/import",
+        content=b"timestamp,provider,model,input_tokens,output_tokens\n",
+        headers=user,
+    )
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert (report["format"], report["accepted"], report["rejected"], report["skipped"]) == (
+        "canonical", 0, 0, {},
+    )  # fmt: skip
+
+
+async def test_import_with_format_auto_detects_it(client):
+    user = await account(client)
+    resp = await client.post(
+        "/api/v1/usage/import", params={"format": "auto"}, content=NDJSON, headers=user
+    )
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["format"], resp.json()["accepted"]) == ("canonical", 3)
+
+
+async def test_import_names_the_position_of_an_extra_csv_value(client):
+    user = await account(client)
+    body = (
+        b"timestamp,provider,model,input_tokens,output_tokens\n"
+        b"2026-10-01T00:00:00Z,openai,gpt-4o,10,1\n"
+        b"2026-10-01T00:00:01Z,openai,gpt-4o,10,1,7\n"
+    )
+    resp = await client.post("/api/v1/usage/import", content=body, headers=user)
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert (report["accepted"], report["rejected"]) == (1, 1)
+    assert report["errors"] == [
+        {"index": 3, "field": "(extra value 6)",
+         "message": "6 values but the header names 5 columns; extra: '7'"},
+    ]  # fmt: skip
+
+
+async def test_import_reports_skipped_rows_per_reason(client):
+    user = await account(client)
+    resp = await client.post(
+        "/api/v1/usage/import", content=(FIXTURES / "otlp.json").read_bytes(), headers=user
+    )
+    assert resp.status_code == 200, resp.text
+    report = resp.json()
+    assert (report["format"], report["accepted"], report["rejected"]) == ("otlp", 2, 0)
+    assert report["skipped"] == {"span_without_genai_usage": 1}
+    resp = await client.post("/api/v1/usage", content=NDJSON, headers=user)
+    assert resp.json()["skipped"] == {}  # nothing skipped: the key is there, empty

@@ -62,6 +62,94 @@ def test_unrecognised_input_lists_known_formats():
     assert "azure-trace" in info.value.message
 
 
+def test_a_typo_in_the_canonical_csv_header_names_the_column_and_the_fix():
+    body = b"timestamp,provider,model,input_tokns,output_tokens\n2026-10-01T00:00:00Z,o,m,1,2\n"
+    with pytest.raises(Unprocessable) as info:
+        formats.detect(body)
+    error = info.value
+    assert (error.status_code, error.code) == (422, "unknown_format")
+    assert (
+        "looks like the canonical CSV but column `input_tokns` is unknown "
+        "(did you mean `input_tokens`?)"
+    ) in error.message
+    assert "pass ?format=canonical" in error.message  # the HTTP wording by default
+    assert error.details["closest_format"] == "canonical"
+    assert error.details["suggestions"] == {"input_tokns": "input_tokens"}
+    assert error.details["missing_columns"] == ["input_tokens"]
+    cli = formats.unknown_format_message(error.details, choose="--format ")
+    assert "pass --format canonical" in cli and "?format" not in cli
+
+
+def test_a_near_miss_names_what_no_typo_explains():
+    with pytest.raises(Unprocessable) as info:
+        formats.detect(b"time,model,tokens\n1,2,3\n")
+    assert "column `time` is unknown (did you mean `timestamp`?)" in info.value.message
+    assert "it has no `provider`, `input_tokens` columns" in info.value.message
+
+
+def test_a_near_miss_of_the_azure_trace_header_is_named():
+    with pytest.raises(Unprocessable) as info:
+        formats.detect(b"TIMESTAMP,ContextTokens,GenTokens\n2023-11-16 18:15:46,1,2\n")
+    assert (
+        "looks like the Azure trace CSV but column `GenTokens` is unknown "
+        "(did you mean `GeneratedTokens`?)"
+    ) in info.value.message
+    assert info.value.details["closest_format"] == "azure-trace"
+
+
+def test_input_resembling_no_format_says_so_without_a_guess():
+    with pytest.raises(Unprocessable) as info:
+        formats.detect(b"name,colour\nfig,green\n")
+    assert info.value.details["closest_format"] is None
+    assert info.value.message.startswith(
+        "could not recognise the input format; pass ?format=<name> with one of: canonical"
+    )
+
+
+@pytest.mark.parametrize("body", [b"", b"\n", b"  \r\n\t\n", b"\xef\xbb\xbf", b"\xef\xbb\xbf \n"])
+def test_empty_input_is_empty_input_not_an_unknown_format(body):
+    with pytest.raises(Unprocessable) as info:
+        formats.detect(body)
+    assert (info.value.status_code, info.value.code) == (422, "empty_input")
+    assert info.value.message.startswith("the file is empty (")
+
+
+def test_a_misspelt_format_name_gets_a_suggestion():
+    with pytest.raises(Unprocessable) as info:
+        formats.get("litelm")
+    assert info.value.code == "unknown_format"
+    assert "unknown format 'litelm' (did you mean 'litellm'?)" in info.value.message
+
+
+def test_csv_row_with_more_values_than_columns_names_the_first_extra_one():
+    body = (
+        b"timestamp,provider,model,input_tokens\n"
+        b"2026-10-01T00:00:00Z,openai,gpt-4o,10\n"
+        b"2026-10-01T00:00:01Z,openai,gpt-4o,10,9,x\n"
+    )
+    parsed = canonical.parse(body)
+    assert [e.as_dict() for e in parsed.errors] == [
+        {"index": 3, "field": "(extra value 5)",
+         "message": "6 values but the header names 4 columns; extra: '9', 'x'"},
+    ]  # fmt: skip
+    assert parsed.table.column("_row").to_pylist() == [2]
+
+
+def test_openai_usage_results_without_requests_are_counted_as_skipped():
+    page = {"object": "page", "data": [{
+        "object": "bucket", "start_time": 1759276800, "end_time": 1759363200,
+        "results": [
+            {"object": "organization.usage.completions.result", "model": "gpt-4o",
+             "num_model_requests": 0, "input_tokens": 0, "output_tokens": 0},
+            {"object": "organization.usage.completions.result", "model": "gpt-4o",
+             "num_model_requests": 2, "input_tokens": 10, "output_tokens": 4},
+        ],
+    }]}  # fmt: skip
+    parsed = formats.openai_usage.parse(orjson.dumps(page))
+    assert (parsed.table.num_rows, parsed.errors) == (2, [])
+    assert parsed.skipped == {"result_without_requests": 1}
+
+
 def test_every_registered_format_keeps_the_contract():
     names = [r.format.NAME for r in formats.FORMATS]
     assert len(set(names)) == len(names)
@@ -169,7 +257,7 @@ def test_csv_row_path_reports_bad_cells_by_line():
     valid, errors = validate(parsed.table)
     assert valid.column("_row").to_pylist() == [2, 4]
     assert [(e.index, e.field) for e in parsed.errors + errors] == [
-        (3, "input_tokens"), (5, ""), (6, ""),
+        (3, "input_tokens"), (5, "(extra value 6)"), (6, ""),
     ]  # fmt: skip
 
 
@@ -232,6 +320,7 @@ def test_litellm_spend_logs():
 def test_otlp_json_genai_spans():
     _fmt, parsed, rows, errors = load("otlp.json")
     assert (parsed.total, errors) == (2, [])  # the HTTP span is not usage
+    assert parsed.skipped == {"span_without_genai_usage": 1}
     a, b = rows
     assert a["request_id"] == "otel:5b8efff798038103d269b633813fc60c:eee19b7ec3c1b174"
     assert (a["provider"], a["model"], a["project"], a["feature"], a["end_user"]) == (

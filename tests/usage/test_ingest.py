@@ -363,3 +363,19 @@ async def test_a_timestamp_outside_1970_to_2200_is_that_rows_error(resources, ti
         report = await service.import_bytes(resources, org(), body, format="canonical")
         assert (report.accepted, report.rejected) == (1, 1), report.as_dict()
         assert report.errors[0].field == "timestamp"
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n   \n"])
+async def test_file_import_refuses_an_empty_file_as_empty(resources, tmp_path, content):
+    path = tmp_path / "usage.ndjson"
+    path.write_bytes(content)
+    with pytest.raises(Unprocessable) as info:
+        await service.import_file(resources, org(), path)
+    assert (info.value.status_code, info.value.code) == (422, "empty_input")
+    assert info.value.message.startswith("the file is empty (")
+
+
+async def test_file_import_counts_skipped_spans(resources):
+    report = await service.import_file(resources, org(), FIXTURES / "otlp.json")
+    assert (report.format, report.accepted, report.rejected) == ("otlp", 2, 0)
+    assert report.as_dict()["skipped"] == {"span_without_genai_usage": 1}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tokenomist.kit import console as kit_console
@@ -55,12 +56,15 @@ class FileResult:
     unpriced: int = 0
     cost_usd: float = 0.0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)  # reason code → rows left out
     failure: str | None = None
 
     def add(self, report: dict[str, Any], line_offset: int = 0) -> None:
         self.format = report.get("format") or self.format
         for key in ("accepted", "duplicates", "rejected", "unpriced"):
             setattr(self, key, getattr(self, key) + int(report[key]))
+        for reason, count in (report.get("skipped") or {}).items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + int(count)
         self.cost_usd += float(report["cost_usd"] or 0.0)
         for err in report["errors"]:
             self.errors.append({**err, "index": err["index"] + line_offset})
@@ -133,9 +137,19 @@ def _auth_headers(client: httpx.Client, api_key: str | None, email: str | None,
 def _error(resp: httpx.Response) -> str:
     try:
         err = resp.json()["error"]
-        return f"{err['code']}: {err['message']}"
+        return _refusal(err["code"], err["message"], err.get("details"))
     except (ValueError, KeyError, TypeError):
         return resp.text[:300]
+
+
+def _refusal(code: str, message: str, details: Any) -> str:
+    """A refusal as the CLI user acts on it: the server's message tells an HTTP caller to
+    pass ``?format=``; here the choice is ``--format``."""
+    if code == "unknown_format" and isinstance(details, dict) and "reason" in details:
+        from tokenomist.usage import formats
+
+        message = formats.unknown_format_message(details, choose="--format ")
+    return f"{code}: {message}"
 
 
 def _ingest_remote(files: list[Path], url: str, api_key: str | None, email: str | None,
@@ -309,7 +323,7 @@ async def _load_local(settings: Settings, files: list[Path], org: str,
                     )
                     result.add(report.as_dict())
                 except TokenomistError as exc:
-                    result.failure = f"{exc.code}: {exc.message}"
+                    result.failure = _refusal(exc.code, exc.message, exc.details)
             results.append(result)
         return results
     finally:
@@ -325,14 +339,14 @@ def _loading(name: str) -> Any:
     return contextlib.nullcontext()
 
 
-IMPORT_COLUMNS = ("file", "format", "accepted", "duplicates", "rejected", "unpriced",
-                  "spend (USD)")  # fmt: skip
+IMPORT_COLUMNS = ("file", "format", "accepted", "duplicates", "rejected", "skipped",
+                  "unpriced", "spend (USD)")  # fmt: skip
 
 
 def _print_results(results: list[FileResult]) -> None:
     rows = [
         (r.name, r.format, f"{r.accepted:,}", f"{r.duplicates:,}", f"{r.rejected:,}",
-         f"{r.unpriced:,}", f"{r.cost_usd:,.4f}")
+         f"{sum(r.skipped.values()):,}", f"{r.unpriced:,}", f"{r.cost_usd:,.4f}")
         for r in results
     ]  # fmt: skip
     kit_console.print_table(
@@ -340,7 +354,10 @@ def _print_results(results: list[FileResult]) -> None:
     )
     for r in results:
         if r.failure:
-            _err().print(f"[red]{r.name}: refused: {r.failure}[/red]")
+            _err().print(f"[red]{escape(r.name)}: refused: {escape(r.failure)}[/red]")
+        if r.skipped:
+            reasons = ", ".join(f"{n:,} {reason}" for reason, n in sorted(r.skipped.items()))
+            _err().print(f"  {r.name}: skipped {reasons}", markup=False)
         for err in r.errors[:10]:
             _err().print(f"  {r.name}:{err['index']}: {err['field'] or '(row)'}: {err['message']}")
         if len(r.errors) > 10:

@@ -95,8 +95,8 @@ async def import_usage(
     project: Annotated[str | None, Query(description="azure-trace: project tag")] = None,
 ) -> dict:
     """A usage file in any known format (see ``GET /api/v1/usage/formats``)."""
-    if format is not None:
-        formats.resolve(format, b"")  # an unknown name is a 422 before the upload is read
+    if not formats.is_auto(format):
+        formats.get(format or "")  # an unknown name is a 422 before the upload is read
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         data = await _multipart_file(request)

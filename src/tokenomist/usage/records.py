@@ -83,6 +83,9 @@ class Parsed:
     table: pa.Table
     errors: list[RowError] = field(default_factory=list)
     total: int = 0  # rows seen (valid or not)
+    # Rows left out on purpose, not in error (e.g. OTLP spans without GenAI usage): reason
+    # code → count. Each format's docstring says which reasons it has.
+    skipped: dict[str, int] = field(default_factory=dict)
 
 
 class RowInvalid(ValueError):

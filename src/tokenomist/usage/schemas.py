@@ -25,6 +25,11 @@ class IngestReportOut(BaseModel):
     accepted: int
     duplicates: int
     rejected: int
+    skipped: dict[str, int] = Field(
+        default_factory=dict,
+        description="rows left out on purpose, not in error, per reason "
+        "(span_without_genai_usage, result_without_requests); empty when none",
+    )
     unpriced: int = Field(description="accepted rows whose model has no known price")
     cost_usd: float = Field(description="spend of the accepted, priced rows")
     errors: list[RowErrorOut]

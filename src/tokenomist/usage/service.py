@@ -45,6 +45,7 @@ class IngestReport:
     cost_usd: float = 0.0
     errors: list[RowError] = field(default_factory=list)
     format: str | None = None
+    skipped: dict[str, int] = field(default_factory=dict)  # reason code → rows left out
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class IngestReport:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "skipped": dict(self.skipped),
             "unpriced": self.unpriced,
             "cost_usd": round(self.cost_usd, 10),
             "errors": [e.as_dict() for e in self.errors[:MAX_REPORTED_ERRORS]],
@@ -139,10 +141,12 @@ async def ingest_parsed(
         cost_usd=stored.cost_usd,
         errors=all_errors,
         format=fmt,
+        skipped=parsed.skipped,
     )
     log.info(
         "usage.ingested", org_id=org_id, source=source, format=fmt, accepted=report.accepted,
         duplicates=report.duplicates, rejected=report.rejected, unpriced=report.unpriced,
+        skipped=sum(report.skipped.values()),
     )  # fmt: skip
     return report
 
@@ -185,7 +189,9 @@ async def import_bytes(
     options: ImportOptions | None = None,
     source: str = "import",
 ) -> IngestReport:
-    """A whole file (or a chunk of one) in any known format; ``format=None`` detects it."""
+    """A whole file (or a chunk of one) in any known format; ``format=None`` detects it. An
+    empty one is refused (``empty_input``) whatever the format."""
+    formats.require_content(data, "request body" if source == "api" else "file")
     module = formats.resolve(format, data)
     parsed = await asyncio.to_thread(_parse, module, data, options or ImportOptions())
     return await ingest_parsed(resources, org_id, parsed, source=source, fmt=module.NAME)
@@ -205,6 +211,11 @@ async def import_file(
     anything else goes through the format's own reader."""
     source = f"file:{path.name}"
     head = await asyncio.to_thread(_head, path)
+    if formats.is_empty(head):  # empty, or 64 KiB of blanks: the whole file decides
+        data = await asyncio.to_thread(path.read_bytes)
+        return await import_bytes(
+            resources, org_id, data, format=format, options=options, source=source
+        )
     module = formats.resolve(format, head)
     if module.NAME == "canonical" and formats.first_char(head) == b"{":
         parsed = await _engine_read(resources, path)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tokenomist.kit.errors import Unprocessable
-from tokenomist.usage.formats.base import ImportOptions, Unparseable, strip_bom
+from tokenomist.usage.formats.base import CsvHeader, ImportOptions, Unparseable, strip_bom
 from tokenomist.usage.records import Parsed, RowError, conform
 
 NAME = "azure-trace"
@@ -24,6 +24,9 @@ DESCRIPTION = (
     "needs provider and model (and optionally project)"
 )
 HEADER = ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]
+CSV_HEADER = CsvHeader(
+    label="the Azure trace CSV", required=tuple(HEADER), known=frozenset(HEADER), closed=True
+)
 
 
 def sniff(head: bytes) -> bool:

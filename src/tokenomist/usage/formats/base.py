@@ -27,6 +27,17 @@ class Unparseable(ValueError):
     """The whole input is unreadable in the named format."""
 
 
+@dataclass(frozen=True)
+class CsvHeader:
+    """The header row a CSV format is recognised by, so detection can say what an input that
+    almost matches lacks (``formats.near_miss``)."""
+
+    label: str  # how a message names the format's files: "the canonical CSV"
+    required: tuple[str, ...]  # the sniff needs every one of these
+    known: frozenset[str]  # every column the format reads
+    closed: bool = False  # the header must be exactly ``required``: any other column is wrong
+
+
 class Format(Protocol):
     """One input format: a module of ``usage/formats/`` with these names, registered in
     ``formats.FORMATS``."""

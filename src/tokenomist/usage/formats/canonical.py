@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import cast
 
 import orjson
 import pyarrow as pa
@@ -17,7 +18,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 
-from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char, strip_bom
+from tokenomist.usage.formats.base import (
+    CsvHeader,
+    ImportOptions,
+    Unparseable,
+    first_char,
+    strip_bom,
+)
 from tokenomist.usage.records import (
     RAW_SCHEMA,
     STRING_FIELDS,
@@ -39,7 +46,12 @@ _ARROW_FIELDS = [
     for f in RAW_SCHEMA
     if f.name not in ("_row", "metadata")
 ]
-_CSV_MARKERS = {"timestamp", "provider", "model", "input_tokens"}
+_CSV_MARKERS = ("timestamp", "provider", "model", "input_tokens")
+CSV_HEADER = CsvHeader(
+    label="the canonical CSV",
+    required=_CSV_MARKERS,
+    known=frozenset(f.name for f in _ARROW_FIELDS) | {"metadata", "prompt", "prompt_prefix"},
+)
 
 
 def sniff(head: bytes) -> bool:
@@ -47,7 +59,7 @@ def sniff(head: bytes) -> bool:
     if c in (b"[", b"{"):
         return True
     first_line = strip_bom(head).split(b"\n", 1)[0].decode("utf-8", "replace").lower()
-    return {h.strip().strip('"') for h in first_line.split(",")} >= _CSV_MARKERS
+    return {h.strip().strip('"') for h in first_line.split(",")} >= set(_CSV_MARKERS)
 
 
 def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
@@ -211,7 +223,8 @@ def _csv_rows(body: bytes) -> Parsed:
             errors.append(RowError(line, "", "not valid UTF-8"))
             continue
         if None in row:
-            errors.append(RowError(line, "", "more fields than header columns"))
+            extra = cast("list[str]", row[None])  # DictReader puts the extra values there
+            errors.append(_extra_values(line, len(reader.fieldnames or ()), extra))
             continue
         records.append({k: (v if v != "" else None) for k, v in row.items()})
         lines.append(line)
@@ -222,6 +235,17 @@ def _csv_rows(body: bytes) -> Parsed:
     for e in parsed.errors:
         e.index = lines[e.index]
     return Parsed(table, sorted(errors + parsed.errors, key=lambda e: e.index), total)
+
+
+def _extra_values(line: int, columns: int, extra: list[str]) -> RowError:
+    """A row with more values than the header has columns, the first extra one named by its
+    1-based position in the row (it has no column name)."""
+    shown = ", ".join(repr(v) for v in extra[:3]) + (", ..." if len(extra) > 3 else "")
+    return RowError(
+        line,
+        f"(extra value {columns + 1})",
+        f"{columns + len(extra)} values but the header names {columns} columns; extra: {shown}",
+    )
 
 
 def _has_surrogates(value: str) -> bool:

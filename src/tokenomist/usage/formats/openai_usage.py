@@ -6,6 +6,7 @@ user, API key, batch). Tokenomist stores calls, so a result becomes that many ro
 tokens split evenly (remainders on the first rows) and timestamps spread across the bucket:
 token, cost and request totals are exact; per-call sizes are the bucket's averages. Every such
 row carries ``metadata.openai_usage_bucket`` so an analysis can tell averages from real calls.
+A result of zero requests holds no call: it is skipped, counted as ``result_without_requests``.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tokenomist.usage.records import (
 NAME = "openai-usage"
 DESCRIPTION = "OpenAI organization usage export (completions usage buckets JSON)"
 MAX_REQUESTS_PER_RESULT = 200_000  # beyond this, ask for a finer bucket width
+SKIPPED_NO_REQUESTS = "result_without_requests"  # num_model_requests 0: no call to store
 
 
 def sniff(head: bytes) -> bool:
@@ -50,7 +52,7 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
         buckets.extend(page["data"])
     rows: list[dict[str, Any]] = []
     errors: list[RowError] = []
-    index = -1
+    index, idle = -1, 0
     for bucket in buckets:
         results = bucket.get("results") if isinstance(bucket, dict) else None
         if not isinstance(results, list):
@@ -60,10 +62,15 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
         for result in results:
             index += 1
             try:
-                rows.extend(_expand(bucket, result, index))
+                expanded = _expand(bucket, result, index)
             except RowInvalid as exc:
                 errors.append(RowError(index, exc.field, exc.message))
-    return Parsed(rows_to_table(rows), errors, index + 1)
+                continue
+            rows.extend(expanded)
+            if not expanded:
+                idle += 1
+    skipped = {SKIPPED_NO_REQUESTS: idle} if idle else {}
+    return Parsed(rows_to_table(rows), errors, index + 1, skipped)
 
 
 def _bucket_window(bucket: dict[str, Any]) -> tuple[int, int]:

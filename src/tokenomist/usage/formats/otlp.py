@@ -1,7 +1,8 @@
 """OpenTelemetry GenAI spans from an OTLP trace export (protobuf or JSON).
 
 A span is a usage record when it carries GenAI usage: ``gen_ai.usage.input_tokens`` /
-``output_tokens`` (other spans of the trace are skipped, not errors). Mapping:
+``output_tokens``; the trace's other spans are skipped, not errors, and counted as
+``span_without_genai_usage``. Mapping:
 
 - provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``); model: ``gen_ai.response.model``
   (the exact version billed), else ``gen_ai.request.model``;
@@ -32,6 +33,7 @@ NAME = "otlp"
 DESCRIPTION = "OpenTelemetry OTLP trace export with GenAI spans (protobuf or JSON)"
 
 _STATUS_ERROR = 2
+SKIPPED_NO_USAGE = "span_without_genai_usage"
 
 
 def sniff(head: bytes) -> bool:
@@ -43,7 +45,7 @@ def parse(
 ) -> Parsed:
     if protobuf is None:
         protobuf = first_char(data) != b"{"
-    spans = _spans_protobuf(data) if protobuf else _spans_json(data)
+    spans, other = _spans_protobuf(data) if protobuf else _spans_json(data)
     rows, errors = [], []
     for i, span in enumerate(spans):
         try:
@@ -53,7 +55,8 @@ def parse(
             continue
         row["_row"] = i
         rows.append(row)
-    return Parsed(rows_to_table(rows), errors, len(spans))
+    skipped = {SKIPPED_NO_USAGE: other} if other else {}
+    return Parsed(rows_to_table(rows), errors, len(spans), skipped)
 
 
 def _is_genai(attrs: dict[str, Any]) -> bool:
@@ -76,19 +79,21 @@ def _any_value(v: Any) -> Any:
     return getattr(v, kind)
 
 
-def _spans_protobuf(data: bytes) -> list[dict[str, Any]]:
+def _spans_protobuf(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The GenAI spans, and how many other spans there were."""
     request = trace_service_pb2.ExportTraceServiceRequest()
     try:
         request.ParseFromString(data)
     except DecodeError as exc:
         raise Unparseable(f"not an OTLP ExportTraceServiceRequest protobuf: {exc}") from None
-    out = []
+    out, other = [], 0
     for rs in request.resource_spans:
         resource = {kv.key: _any_value(kv.value) for kv in rs.resource.attributes}
         for ss in rs.scope_spans:
             for span in ss.spans:
                 attrs = {kv.key: _any_value(kv.value) for kv in span.attributes}
                 if not _is_genai(attrs):
+                    other += 1
                     continue
                 out.append(
                     {
@@ -101,7 +106,7 @@ def _spans_protobuf(data: bytes) -> list[dict[str, Any]]:
                         "status": span.status.code,
                     }
                 )
-    return out
+    return out, other
 
 
 # -- JSON (OTLP/JSON: camelCase keys, hex ids, 64-bit ints as strings) ------------------------
@@ -169,14 +174,15 @@ def _array(value: Any, where: str) -> list[Any]:
     return value
 
 
-def _spans_json(data: bytes) -> list[dict[str, Any]]:
+def _spans_json(data: bytes) -> tuple[list[dict[str, Any]], int]:
+    """The GenAI spans, and how many other spans there were."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise Unparseable(f"not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("resourceSpans"), list):
         raise Unparseable("expected an OTLP/JSON export: an object with 'resourceSpans'")
-    out = []
+    out, other = [], 0
     for i, rs in enumerate(doc["resourceSpans"]):
         rs_where = f"resourceSpans[{i}]"
         rs = _object(rs, rs_where)
@@ -189,6 +195,7 @@ def _spans_json(data: bytes) -> list[dict[str, Any]]:
                 span = _object(span, f"{where}.spans[{k}]")
                 attrs = _json_attrs(span.get("attributes"))
                 if not _is_genai(attrs):
+                    other += 1
                     continue
                 out.append(
                     {
@@ -201,7 +208,7 @@ def _spans_json(data: bytes) -> list[dict[str, Any]]:
                         "status": _status_code((span.get("status") or {}).get("code")),
                     }
                 )
-    return out
+    return out, other
 
 
 # -- span → record ---------------------------------------------------------------------------
