@@ -116,6 +116,14 @@ async def test_a_phone_shows_every_page_with_no_clipped_table(browser, demo_serv
     assert await page.inner_text("#count-rejected") == "8"
     assert await page.locator("table.errors tbody tr").count() == 8
     assert await page.evaluate(CLIPPED) == []
+    # Records left out without being errors are counted and named.
+    await page.select_option("#import-format", "")
+    await page.set_input_files("#import-file", str(FIXTURES / "otlp.json"))
+    await page.click("#import-submit")
+    await page.wait_for_selector("#result-title >> text=otlp.json")
+    assert await page.inner_text("#count-skipped") == "1"
+    why = await page.inner_text("#skipped-reasons")
+    assert "spans without GenAI usage (not LLM calls, or a stream without usage): 1" in why
 
     await page.click("#nav >> text=API keys")
     await page.fill("input[name=name]", "phone")

@@ -1,6 +1,6 @@
 // Import: upload a usage file (format detected by the server, or chosen), then the server's
-// report: accepted, duplicates, rejected and each rejected row's error. Plus how to send usage
-// continuously (OTLP and the records API).
+// report: accepted, duplicates, rejected, skipped (and why) and each rejected row's error. Plus
+// how to send usage continuously (OTLP and the records API).
 import { $, esc, int, usd } from "../util.js";
 import { api, query } from "../api.js";
 
@@ -68,9 +68,19 @@ OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=http/protobuf</pre>
     `<option value="${esc(f.name)}">${esc(f.name)} — ${esc(f.description)}</option>`).join(""));
 }
 
+// Why records were left out without being errors (the import report's ``skipped`` reasons).
+const SKIPPED = {
+  span_without_genai_usage: "spans without GenAI usage (not LLM calls, or a stream without usage)",
+  result_without_requests: "usage results with no requests",
+};
+
 function showReport(name, r) {
   const result = $("#import-result");
   result.hidden = false;
+  const skipped = Object.entries(r.skipped || {});
+  const nSkipped = skipped.reduce((n, [, count]) => n + count, 0);
+  const skippedWhy = skipped.length ? `<p id="skipped-reasons" class="muted">Skipped: ${skipped
+    .map(([why, count]) => `${esc(SKIPPED[why] || why)}: ${int(count)}`).join("; ")}.</p>` : "";
   const errors = r.errors.length ? `<h3>Rejected rows</h3>
     <div class="table-wrap"><table class="responsive errors"><thead><tr><th scope="col">Row / line</th>
     <th scope="col">Field</th><th scope="col">Problem</th></tr></thead><tbody>${r.errors.map((e) => `
@@ -82,9 +92,10 @@ function showReport(name, r) {
       <div><dt>Accepted</dt><dd id="count-accepted">${int(r.accepted)}</dd></div>
       <div><dt>Duplicates</dt><dd id="count-duplicates">${int(r.duplicates)}</dd></div>
       <div><dt>Rejected</dt><dd id="count-rejected">${int(r.rejected)}</dd></div>
+      <div><dt>Skipped</dt><dd id="count-skipped">${int(nSkipped)}</dd></div>
       <div><dt>Unpriced</dt><dd id="count-unpriced">${int(r.unpriced)}</dd></div>
       <div><dt>Spend</dt><dd id="count-cost">${usd(r.cost_usd, 2)}</dd></div>
-    </dl>${errors}
+    </dl>${skippedWhy}${errors}
     <p><a href="/dashboard">See it on the dashboard</a></p>`;
   result.querySelector("h2").setAttribute("tabindex", "-1");
   result.querySelector("h2").focus();
