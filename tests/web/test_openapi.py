@@ -119,3 +119,14 @@ async def test_the_documented_csv_example_is_accepted(client, doc) -> None:
     )
     assert resp.status_code == 200, resp.text
     assert resp.json()["accepted"] == 1
+
+
+async def test_the_reconciliation_read_is_documented(doc) -> None:
+    op = doc["paths"]["/api/v1/usage/reconciliation"]["get"]
+    params = {p["name"]: p for p in op["parameters"]}
+    assert {"from", "to", "group_by", "model", "project"} <= set(params)
+    assert params["group_by"]["schema"]["enum"] == ["model", "day"]
+    assert {"401", "403", "422"} <= set(op["responses"])
+    ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    out = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert {"from", "to", "group_by", "items", "totals"} <= set(out["properties"])

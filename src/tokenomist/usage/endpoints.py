@@ -19,7 +19,7 @@ from tokenomist.auth.dependencies import Principal, require_scope
 from tokenomist.kit.errors import PayloadTooLarge, Unprocessable
 from tokenomist.kit.hygiene import InRangeDatetime
 from tokenomist.kit.resources import ResourcesDep
-from tokenomist.usage import formats, service
+from tokenomist.usage import formats, reconciliation, service
 from tokenomist.usage import openapi as docs
 from tokenomist.usage.formats import ImportOptions, otlp
 from tokenomist.usage.schemas import (
@@ -28,6 +28,8 @@ from tokenomist.usage.schemas import (
     IngestReportOut,
     Interval,
     ModelsOut,
+    ReconcileGroupBy,
+    ReconciliationOut,
     SeriesOut,
     SummaryOut,
 )
@@ -300,6 +302,35 @@ async def usage_models(
     start, end = window_params(from_, to)
     return await service.models(
         resources, principal.org_id, start=start, end=end,
+        filters=_filters(provider=provider, model=model, project=project, feature=feature,
+                         end_user=end_user),
+    )  # fmt: skip
+
+
+@router.get(
+    "/api/v1/usage/reconciliation",
+    response_model=ReconciliationOut,
+    response_model_by_alias=True,
+    dependencies=[known_params("from", "to", "group_by", *FILTER_PARAMS)],
+)
+async def usage_reconciliation(
+    resources: ResourcesDep,
+    principal: ReadPrincipal,
+    from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
+    to: Annotated[InRangeDatetime | None, Query()] = None,
+    group_by: Annotated[ReconcileGroupBy, Query()] = "model",
+    provider: FilterValues = [],  # noqa: B006
+    model: FilterValues = [],  # noqa: B006
+    project: FilterValues = [],  # noqa: B006
+    feature: FilterValues = [],  # noqa: B006
+    end_user: FilterValues = [],  # noqa: B006
+) -> dict:
+    """The producer-reported cost beside ours, per model or UTC day, of the rows that carry a
+    reported cost, each with a likely cause of the difference (the rule table in
+    ``usage/reconciliation.py``)."""
+    start, end = window_params(from_, to)
+    return await reconciliation.reconciliation(
+        resources, principal.org_id, start=start, end=end, group_by=group_by,
         filters=_filters(provider=provider, model=model, project=project, feature=feature,
                          end_user=end_user),
     )  # fmt: skip

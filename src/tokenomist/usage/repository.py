@@ -408,3 +408,41 @@ async def models_seen(usage: OrgAnalytics, where: UsageFilter) -> list[dict[str,
         "ORDER BY isNull(cost_usd), cost_usd DESC, requests DESC, provider, model",
         params,
     )
+
+
+# -- reconciliation (reported cost beside ours) ----------------------------------------------
+
+RECONCILE_GROUPS = ("model", "day")
+
+# Only rows carrying a reported cost are compared, and our cost is summed over those same rows,
+# so the two sums are comparable. Nullness is decided by the caller from the counts.
+_RECONCILE_AGGREGATES = """
+    count() AS requests,
+    count(u.reported_cost_usd) AS reported_requests,
+    countIf(u.cost_usd IS NULL) AS unpriced_requests,
+    countIf(u.reported_cost_usd IS NOT NULL AND u.cost_usd IS NULL) AS reported_unpriced,
+    sumIf(ifNull(u.cost_usd, 0), u.reported_cost_usd IS NOT NULL) AS computed_usd,
+    sum(ifNull(u.reported_cost_usd, 0)) AS reported_usd,
+    sumIf(u.cached_input_tokens, u.reported_cost_usd IS NOT NULL) AS cached_input_tokens,
+    countIf(u.reported_cost_usd IS NOT NULL AND u.service_tier = 'batch') AS batch_requests
+"""
+
+
+async def reconciliation_rows(
+    usage: OrgAnalytics, group_by: str | None, where: UsageFilter
+) -> list[dict[str, Any]]:
+    """Reported vs computed cost, one row per ``group_by`` key (time order for ``day``), or the
+    one totals row without it."""
+    sql_where, params = where.where()
+    if group_by is None:
+        return await usage.query(
+            f"SELECT {_RECONCILE_AGGREGATES} FROM {{usage}} AS u WHERE {sql_where}", params
+        )
+    if group_by not in RECONCILE_GROUPS:
+        raise ValueError(f"not a reconciliation group: {group_by!r}")
+    order = "key" if group_by == "day" else "reported_usd DESC, requests DESC, key"
+    return await usage.query(
+        f"SELECT {GROUP_BY_EXPR[group_by]} AS key, {_RECONCILE_AGGREGATES} FROM {{usage}} AS u "
+        f"WHERE {sql_where} GROUP BY key ORDER BY {order}",
+        params,
+    )

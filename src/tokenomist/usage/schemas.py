@@ -118,3 +118,41 @@ class ModelsOut(BaseModel):
     models: list[ModelSeen]
 
     model_config = {"populate_by_name": True}
+
+
+ReconcileGroupBy = Literal["model", "day"]
+
+
+class ReconciliationRow(BaseModel):
+    requests: int
+    reported_requests: int = Field(description="rows carrying a producer-reported cost")
+    unpriced_requests: int = Field(description="rows we could not price (computed cost null)")
+    computed_usd: float | None = Field(
+        description="our cost of the rows with a reported cost; null when none of them is priced"
+    )
+    reported_usd: float | None = Field(
+        description="the producer's cost of those rows; null when no row reports one"
+    )
+    difference_usd: float | None = Field(description="reported_usd - computed_usd")
+    difference_pct: float | None = Field(
+        description="difference_usd as a percentage of computed_usd; null when that is 0 or null"
+    )
+    likely_cause: str = Field(description="the first matching rule of the cause table")
+
+
+class _ReconciliationKey(BaseModel):
+    key: str = Field(description="the model, or the UTC day YYYY-MM-DD")
+
+
+class ReconciliationItem(ReconciliationRow, _ReconciliationKey):
+    """A group: its key first, then the row's fields."""
+
+
+class ReconciliationOut(BaseModel):
+    from_: datetime | None = Field(alias="from", serialization_alias="from")
+    to: datetime | None
+    group_by: ReconcileGroupBy
+    items: list[ReconciliationItem]
+    totals: ReconciliationRow
+
+    model_config = {"populate_by_name": True}
