@@ -14,7 +14,9 @@ from tokenomist.usage.pricing import PriceOverrideError, Pricer
 from tokenomist.usage.records import price, records_to_parsed
 from tokenomist.usage.validation import validate
 
-WHEN = datetime(2026, 10, 1, 12, tzinfo=UTC)
+# After 2026-10-14, from which the price data lists gpt-4o's batch price (before it, the shipped
+# tier relations price batch instead: see test_tier_relations.py).
+WHEN = datetime(2026, 11, 2, 12, tzinfo=UTC)
 
 
 def reference(provider, model, *, inp, cached=0, write=0, out, context=None, when=WHEN) -> float:
@@ -206,7 +208,7 @@ def test_column_wise_pricing_equals_row_by_row(pricer):
         dict(provider="acme", model="brainiac", input_tokens=10, output_tokens=1),
     ]  # fmt: skip
     for r in records:
-        r.setdefault("timestamp", "2026-10-01T12:00:00Z")
+        r.setdefault("timestamp", WHEN.isoformat())
     valid, errors = validate(records_to_parsed(records).table)
     assert errors == []
     priced = price(valid, pricer).to_pylist()

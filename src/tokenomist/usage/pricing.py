@@ -35,6 +35,8 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp_types
 
+from tokenomist.usage import tier_relations
+
 SERVICE_TIERS: tuple[str, ...] = ("standard", "batch", "flex", "priority")
 
 # genai-prices selects tier prices through a price context.
@@ -205,6 +207,7 @@ class Pricer:
         self._lookup = {}
         self._static: dict[tuple[str, str, str, datetime | None], UnitPrices | None] = {}
         self._offers: dict[str, list[tuple[str, UnitPrices]]] = {}
+        self._relations = tier_relations.shipped(SERVICE_TIERS[1:])
         stamp = "auto-updated" if self._snapshot.from_auto_update else "bundled"
         self.snapshot = f"{PRICE_DATA_VERSION} ({stamp})"
 
@@ -245,7 +248,15 @@ class Pricer:
         if self._override(provider, model, tier) is not None:
             return None
         found = self._find(provider, model)
-        return None if found is None else _granularity(found[1], _TIER_CONTEXT.get(tier))
+        return None if found is None else self._granularity(found[0], found[1], tier)
+
+    def _granularity(
+        self, gp_provider: gp_types.Provider, info: gp_types.ModelInfo, tier: str
+    ) -> str | None:
+        granularity = _granularity(info, _TIER_CONTEXT.get(tier))
+        if granularity is None and self._relations.covers(gp_provider.id, tier):
+            return "day"  # the tier relation in force depends on the call's date
+        return granularity
 
     def unit_prices(
         self,
@@ -256,8 +267,10 @@ class Pricer:
     ) -> UnitPrices | None:
         """Prices for a call, or None when the model is unknown (the call is unpriced).
 
-        A tier the price data does not list (e.g. batch for a model without a batch price) is
-        priced at the standard price, and the source says so."""
+        A tier the price data lists no price for at ``when`` is priced by the shipped tier
+        relation in force then (standard x factor, e.g. OpenAI batch x 0.5 from 2024-04-15);
+        without one (before its start, or a provider/tier it does not cover) at the standard
+        price. Either way the source says so."""
         provider = normalize_provider(provider)
         model = model.strip().lower()
         tier = normalize_tier(service_tier)
@@ -270,7 +283,7 @@ class Pricer:
         if found is None:
             return None
         gp_provider, info = found
-        granularity = _granularity(info, _TIER_CONTEXT[tier])
+        granularity = self._granularity(gp_provider, info, tier)
         bucket: datetime | None = None
         if granularity is not None:
             when = (when or datetime.now(UTC)).astimezone(UTC)
@@ -293,18 +306,42 @@ class Pricer:
     ) -> UnitPrices | None:
         when = when or datetime.now(UTC)
         context = _TIER_CONTEXT[tier]
-        supported = context is None or self._has_variant(info, context)
-        mp = info.get_prices(when, context if supported else None)
+        listed = context is None or self._lists_variant_at(info, context, when)
+        mp = info.get_prices(when, context if listed else None)
         source = f"{self.snapshot} {gp_provider.id}/{info.id}"
-        if tier != "standard":
-            source += f" {tier}" if supported else f" ({tier} price not listed; standard used)"
+        factor = 1.0
+        if tier != "standard" and listed:
+            source += f" {tier}"
+        elif tier != "standard":
+            relation = self._relations.at(gp_provider.id, tier, when)
+            if relation is not None:
+                source += f" {relation.label()}"
+                factor = relation.factor
+            else:
+                source += f" ({tier} price not listed; standard used)"
         base = _prices_at(mp, None, source)
         if base is None:
             return None
         tiered = [v for k in _PRICE_KEYS if isinstance(v := getattr(mp, k), gp_types.TieredPrices)]
         thresholds = sorted({t.start for v in tiered for t in v.tiers})
         tiers = tuple((start, _prices_at(mp, start, source)) for start in thresholds)
-        return replace(base, tiers=tuple((s, p) for s, p in tiers if p is not None))
+        prices = replace(base, tiers=tuple((s, p) for s, p in tiers if p is not None))
+        return prices if factor == 1.0 else _scaled(prices, factor)
+
+    @staticmethod
+    def _lists_variant_at(
+        info: gp_types.ModelInfo, context: dict[str, str], when: datetime
+    ) -> bool:
+        """Whether the data lists this tier's price on ``when``'s date: a variant that has
+        started (a time-of-day variant counts: it is listed, only cheaper at some hours)."""
+        return any(
+            v.when == context
+            and not (
+                isinstance(v.constraint, gp_types.StartDateConstraint)
+                and not v.constraint.active(when)
+            )
+            for v in info.price_variants or ()
+        )
 
     @staticmethod
     def _has_variant(info: gp_types.ModelInfo, context: dict[str, str]) -> bool:
@@ -393,6 +430,19 @@ def _granularity(info: gp_types.ModelInfo, context: dict[str, str] | None) -> st
 
 
 _PRICE_KEYS = ("input_mtok", "cache_read_mtok", "cache_write_mtok", "output_mtok")
+
+
+def _scaled(prices: UnitPrices, factor: float) -> UnitPrices:
+    """Every unit price (long-context tiers too) times ``factor``."""
+    return replace(
+        prices,
+        input_mtok=prices.input_mtok * factor,
+        cached_input_mtok=prices.cached_input_mtok * factor,
+        cache_write_mtok=prices.cache_write_mtok * factor,
+        output_mtok=prices.output_mtok * factor,
+        request_usd=prices.request_usd * factor,
+        tiers=tuple((t, _scaled(p, factor)) for t, p in prices.tiers),
+    )
 
 
 def _price_value(value: Any, threshold: int | None) -> float | None:

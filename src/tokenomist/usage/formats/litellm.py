@@ -1,12 +1,20 @@
-"""LiteLLM proxy spend-log rows (``/spend/logs`` output or a ``LiteLLM_SpendLogs`` export),
-as a JSON array or NDJSON.
+"""LiteLLM's two record shapes, as a JSON array, NDJSON or a single JSON object:
 
-Mapping: ``startTime`` → timestamp, ``endTime - startTime`` → latency, ``custom_llm_provider``
-(or the ``provider/`` prefix of ``model``) → provider, ``prompt_tokens``/``completion_tokens``
-→ input/output, cache reads/writes from ``metadata.usage_object``, ``spend`` → the
-provider-reported cost (kept beside ours), ``team_alias``/``team_id`` → project, the first
-request tag → feature, ``end_user``/``user`` → end user. Rows the proxy answered from its own
-cache (``cache_hit``) made no provider call and are rejected with that reason.
+- proxy spend-log rows (``/spend/logs`` output or a ``LiteLLM_SpendLogs`` export): ``request_id``,
+  ``spend``, ISO ``startTime``/``endTime``;
+- ``StandardLoggingPayload``, what LiteLLM's logging callbacks receive
+  (``kwargs["standard_logging_object"]``): ``id``, ``response_cost``, float epoch
+  ``startTime``/``endTime``, the request's parameters in ``model_parameters``.
+
+Mapping: ``request_id``/``id`` → request id (``litellm:`` prefixed), ``startTime`` → timestamp,
+``endTime - startTime`` → latency, ``custom_llm_provider`` (or the ``provider/`` prefix of
+``model``) → provider, ``prompt_tokens``/``completion_tokens`` → input/output, cache reads/writes
+from ``metadata.usage_object`` (OpenAI ``prompt_tokens_details.cached_tokens`` or Anthropic
+``cache_read_input_tokens``/``cache_creation_input_tokens``), ``spend``/``response_cost`` → the
+cost LiteLLM reported (kept beside ours), the team alias/id → project, the first request tag →
+feature, ``model_parameters.user``/``end_user``/``user`` → end user,
+``model_parameters.service_tier`` → tier. Rows the proxy answered from its own cache
+(``cache_hit``) made no provider call and are rejected with that reason.
 """
 
 from __future__ import annotations
@@ -28,13 +36,17 @@ from tokenomist.usage.records import (
 )
 
 NAME = "litellm"
-DESCRIPTION = "LiteLLM proxy spend-log rows (JSON array or NDJSON)"
+DESCRIPTION = (
+    "LiteLLM proxy spend-log rows or StandardLoggingPayload callbacks (JSON array, NDJSON or "
+    "one object)"
+)
 
 
 def sniff(head: bytes) -> bool:
+    # "spend" names a spend-log row, "response_cost" a StandardLoggingPayload.
     return (
         first_char(head) in (b"[", b"{")
-        and b'"spend"' in head
+        and (b'"spend"' in head or b'"response_cost"' in head)
         and b'"prompt_tokens"' in head
         and (b'"startTime"' in head or b'"call_type"' in head)
     )
@@ -58,7 +70,19 @@ def parse(data: bytes, options: ImportOptions | None = None) -> Parsed:
             row["_row"] = i
             rows.append(row)
         return Parsed(rows_to_table(rows), errors, len(items))
+    single = _single_object(data)
+    if single is not None:  # one record, possibly pretty-printed over many lines
+        return parse_ndjson_lines(orjson.dumps(single), coerce=to_record)
     return parse_ndjson_lines(data, coerce=to_record)
+
+
+def _single_object(data: bytes) -> dict[str, Any] | None:
+    """The input as one JSON object, or None when it is not one (NDJSON has several)."""
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _meta(row: dict[str, Any]) -> dict[str, Any]:
@@ -77,13 +101,9 @@ def to_record(row: Any) -> dict[str, Any]:
     if row.get("cache_hit") in (True, "True", "true"):
         raise RowInvalid("cache_hit", "served from the LiteLLM cache: no provider call to price")
     start = parse_timestamp(row.get("startTime"))
-    end = row.get("endTime")
-    latency = None
-    if end:
-        try:
-            latency = (parse_timestamp(end) - start).total_seconds() * 1000
-        except RowInvalid:
-            latency = None
+    latency = _latency_ms(row.get("startTime"), row.get("endTime"), start)
+    params = row.get("model_parameters")
+    params = params if isinstance(params, dict) else {}
     model = str(row.get("model") or "")
     provider = row.get("custom_llm_provider") or ""
     if "/" in model and (not provider or model.split("/", 1)[0] == provider):
@@ -118,16 +138,66 @@ def to_record(row: Any) -> dict[str, Any]:
         "cache_write_tokens": written,
         "latency_ms": latency,
         "status": "error" if status in ("failure", "error", "failed") else "success",
-        "request_id": f"litellm:{row['request_id']}" if row.get("request_id") else None,
-        "project": meta.get("user_api_key_team_alias") or row.get("team_id") or None,
+        "request_id": f"litellm:{call_id}" if (call_id := _call_id(row)) else None,
+        "project": meta.get("user_api_key_team_alias")
+        or row.get("team_id")
+        or meta.get("user_api_key_team_id")
+        or None,
         "feature": str(tags[0]) if isinstance(tags, list) and tags else None,
-        "end_user": row.get("end_user") or row.get("user") or None,
-        "reported_cost_usd": as_float("spend", row.get("spend")),
+        "end_user": _end_user(row, params),
+        "service_tier": tier if isinstance(tier := params.get("service_tier"), str) else None,
+        "reported_cost_usd": _reported_cost(row),
         "metadata": orjson.dumps(
             {
                 k: row.get(k)
-                for k in ("call_type", "api_base", "model_group", "session_id")
+                for k in (
+                    "call_type",
+                    "api_base",
+                    "model_group",
+                    "model_id",
+                    "session_id",
+                    "trace_id",
+                )
                 if row.get(k)
             }
         ).decode(),
     }
+
+
+def _latency_ms(start_raw: Any, end_raw: Any, start: Any) -> float | None:
+    if not end_raw:
+        return None
+    if _is_number(start_raw) and _is_number(end_raw):
+        # float epoch seconds (StandardLoggingPayload), or milliseconds as parse_timestamp
+        # reads them: the difference is exact, without datetime's microsecond rounding
+        scale = 1 if float(start_raw) > 1e11 else 1000
+        return (float(end_raw) - float(start_raw)) * scale
+    try:
+        return float((parse_timestamp(end_raw) - start).total_seconds() * 1000)
+    except RowInvalid:
+        return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _call_id(row: dict[str, Any]) -> str | None:
+    """``request_id`` of a spend-log row, ``id`` of a StandardLoggingPayload."""
+    value = row.get("request_id") or row.get("id")
+    return str(value) if value else None
+
+
+def _end_user(row: dict[str, Any], params: dict[str, Any]) -> str | None:
+    """The caller's end user: the ``user`` request parameter (a StandardLoggingPayload keeps it
+    in ``model_parameters``), else ``end_user``, else a spend-log row's ``user``."""
+    for value in (params.get("user"), row.get("end_user"), row.get("user")):
+        if value:
+            return str(value)
+    return None
+
+
+def _reported_cost(row: dict[str, Any]) -> float | None:
+    if row.get("spend") is not None:
+        return as_float("spend", row.get("spend"))
+    return as_float("response_cost", row.get("response_cost"))
