@@ -14,7 +14,7 @@ from tests.support.servers import free_port
 from tests.support.verify import finding_about, options
 from tokenomist.verify import gate
 from tokenomist.verify.probes import ProbeConfig, RunState
-from tokenomist.verify.probes.instances import disagreements, probe_instances
+from tokenomist.verify.probes.instances import disagreements, probe_instances, steadiest
 from tokenomist.verify.service import verify
 from tokenomist.verify.signatures import default_catalogue, match
 
@@ -161,3 +161,13 @@ def test_a_dependency_refused_on_one_instance_is_that_instance_not_connection_re
     [found] = disagreements({"a": _body("a"), "b": odd})
     assert "health.kind:refused" in found.signals
     assert match(found.signals, default_catalogue()).signature.id == "instance_dependency_down"
+
+
+def test_a_dependency_slow_in_one_answer_of_an_instance_is_a_blip_not_a_difference() -> None:
+    # A latency spike on a loaded host: one of b's answers says degraded, the next healthy.
+    b = steadiest([_body("b", cache=SLOW), _body("b")])
+    assert disagreements({"a": _body("a"), "b": b}) == []
+    # Slow in every answer of b while a is fine: that is b's difference.
+    b = steadiest([_body("b", cache=SLOW), _body("b", cache=SLOW)])
+    [found] = disagreements({"a": _body("a"), "b": b})
+    assert found.kind == "dependency_degraded" and found.odd == ["b"]

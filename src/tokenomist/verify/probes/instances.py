@@ -65,9 +65,10 @@ async def probe_instances(state: RunState) -> str:
         )
     if any("instance_id" not in body for body in answers):
         raise ProbeSkipped("/health/ready names no instance_id: instances cannot be told apart")
-    by_id: dict[str, dict[str, Any]] = {}
+    samples: dict[str, list[dict[str, Any]]] = {}
     for body in answers:
-        by_id[str(body["instance_id"])] = body  # the latest answer of each instance
+        samples.setdefault(str(body["instance_id"]), []).append(body)
+    by_id = {instance: steadiest(bodies) for instance, bodies in samples.items()}
     state.measured["instances"] = _summary(by_id, len(answers))
     found = disagreements(by_id)
     if found:
@@ -108,6 +109,24 @@ async def _sample(state: RunState) -> tuple[list[dict[str, Any]], list[Exception
         if n >= SAMPLES_PER_INSTANCE * max(1, len(seen)):
             break
     return answers, errors, n
+
+
+def steadiest(bodies: list[dict[str, Any]]) -> dict[str, Any]:
+    """One instance's health as the comparison reads it: its latest body, with each dependency
+    at the best status any of its answers gave. A dependency slow or down in only some of an
+    instance's answers is a blip of that moment (a latency spike on a loaded host), not a
+    difference between instances; one that is worse in every answer is."""
+    latest = dict(bodies[-1])
+    checks: dict[str, Any] = {}
+    for name in dict.fromkeys(n for body in bodies for n in body["checks"]):
+        seen = [_dependency(body, name) for body in bodies if name in body["checks"]]
+        checks[name] = min(seen, key=_rank)
+    latest["checks"] = checks
+    return latest
+
+
+def _rank(dependency: dict[str, Any]) -> int:
+    return _STATUS_RANK.get(str(dependency.get("status")), len(_STATUS_RANK))
 
 
 def disagreements(by_id: dict[str, dict[str, Any]]) -> list[Disagreement]:
@@ -161,7 +180,7 @@ def _worse_status(name: str, deps: dict[str, dict[str, Any]]) -> list[Disagreeme
     """The instances at a worse status for ``name`` than the best instance reports."""
 
     def rank(instance: str) -> int:
-        return _STATUS_RANK.get(str(deps[instance].get("status")), len(_STATUS_RANK))
+        return _rank(deps[instance])
 
     best = min(rank(i) for i in deps)
     odd = [i for i in deps if rank(i) > best]
