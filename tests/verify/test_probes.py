@@ -181,6 +181,7 @@ async def test_a_health_body_breaking_the_contract_fails_health_ready(
 
 
 AFTER_HEALTH = [
+    "instances",
     "auth.login",
     "auth.validate",
     "auth.validate_rejects_invalid",
@@ -209,7 +210,7 @@ async def test_a_provided_token_is_listed_as_skipped_when_it_cannot_be_checked()
 
     config = ProbeConfig(f"http://127.0.0.1:{free_port()}", Thresholds(), token="a.b.c")
     names = [c.name for c in (await run_checks(config)).checks]
-    assert names[1:] == [*AFTER_HEALTH[:3], "auth.provided_token", *AFTER_HEALTH[3:]]
+    assert names[1:] == [*AFTER_HEALTH[:4], "auth.provided_token", *AFTER_HEALTH[4:]]
 
 
 async def test_without_a_login_the_dependencies_run_and_the_rest_is_skipped() -> None:
@@ -221,14 +222,16 @@ async def test_without_a_login_the_dependencies_run_and_the_rest_is_skipped() ->
     finally:
         server.close()
     by_status = [(c.name, c.status) for c in state.checks]
-    assert by_status[:6] == [
+    assert by_status[:7] == [
         ("health.ready", "passed"),
         ("dependency.database", "passed"),
         ("dependency.cache", "passed"),
         ("dependency.analytics", "passed"),
+        ("instances", "skipped"),  # the fake's body has no instance_id
         ("auth.login", "failed"),
         ("auth.validate", "skipped"),
     ]
     assert [n for n, _ in by_status[4:]] == AFTER_HEALTH
-    assert {c.message for c in state.checks[5:]} == {"no access token (auth.login failed)"}
-    assert "POST /auth/register → 404" in (state.checks[4].message or "")
+    assert "no instance_id" in (state.checks[4].message or "")
+    assert {c.message for c in state.checks[6:]} == {"no access token (auth.login failed)"}
+    assert "POST /auth/register → 404" in (state.checks[5].message or "")

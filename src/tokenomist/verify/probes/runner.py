@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tokenomist.verify.probes import auth, health, runs, websocket
+from tokenomist.verify.probes import auth, health, instances, runs, websocket
 from tokenomist.verify.probes.signals import ProbeFailed, ProbeSkipped, exception_signals
 from tokenomist.verify.probes.state import Probe, ProbeConfig, RunState
 from tokenomist.verify.schemas import Check
@@ -59,6 +59,8 @@ CHECKS: tuple[CheckSpec, ...] = (
         needs=(REACHABLE,),
         expand=health.dependency_checks,
     ),
+    # Not retried: a second sample of the same instances says the same thing.
+    CheckSpec("instances", "instances", instances.probe_instances, retry=False, needs=(REACHABLE,)),
     CheckSpec("auth.login", "auth", auth.probe_login, needs=(REACHABLE,)),
     CheckSpec("auth.validate", "auth", auth.probe_validate, needs=SIGNED_IN),
     CheckSpec("auth.validate_rejects_invalid", "auth", auth.probe_validate_bad, needs=SIGNED_IN),
