@@ -210,8 +210,20 @@ def window_params(from_: datetime | None, to: datetime | None) -> tuple[datetime
     return start, end
 
 
-def _filters(**values: list[str]) -> dict[str, list[str]]:
-    return {k: v for k, v in values.items() if v}
+def _filters(
+    provider: FilterValues = [],  # noqa: B006 - FastAPI copies the default
+    model: FilterValues = [],  # noqa: B006
+    project: FilterValues = [],  # noqa: B006
+    feature: FilterValues = [],  # noqa: B006
+    end_user: FilterValues = [],  # noqa: B006
+) -> dict[str, list[str]]:
+    """The row filters every usage read takes (``FILTER_PARAMS``), the ones given."""
+    given = {"provider": provider, "model": model, "project": project, "feature": feature,
+             "end_user": end_user}  # fmt: skip
+    return {k: v for k, v in given.items() if v}
+
+
+UsageFilters = Annotated[dict[str, list[str]], Depends(_filters)]
 
 
 @router.get(
@@ -221,6 +233,7 @@ def _filters(**values: list[str]) -> dict[str, list[str]]:
     dependencies=[known_params("from", "to", "group_by", *FILTER_PARAMS)],
 )
 async def usage_summary(
+    *,
     resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
@@ -228,11 +241,7 @@ async def usage_summary(
     group_by: Annotated[
         list[GroupBy], Query(description="one or two dimensions; with two, keys are lists")
     ] = [],  # noqa: B006 - FastAPI copies the default
-    provider: FilterValues = [],  # noqa: B006
-    model: FilterValues = [],  # noqa: B006
-    project: FilterValues = [],  # noqa: B006
-    feature: FilterValues = [],  # noqa: B006
-    end_user: FilterValues = [],  # noqa: B006
+    filters: UsageFilters,
 ) -> dict:
     """Spend and tokens of the caller's org over [from, to) (all data without them), of the
     rows matching every filter given."""
@@ -245,8 +254,7 @@ async def usage_summary(
     return await service.summary(
         resources, principal.org_id, start=start, end=end,
         group_by=[str(g) for g in group_by] or None,
-        filters=_filters(provider=provider, model=model, project=project, feature=feature,
-                         end_user=end_user),
+        filters=filters,
     )  # fmt: skip
 
 
@@ -257,6 +265,7 @@ async def usage_summary(
     dependencies=[known_params("from", "to", "interval", "group_by", "top", *FILTER_PARAMS)],
 )
 async def usage_series(
+    *,
     resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
@@ -264,11 +273,7 @@ async def usage_series(
     interval: Annotated[Interval, Query()] = "day",
     group_by: Annotated[Dimension | None, Query()] = None,
     top: Annotated[int, Query(ge=1, le=50)] = 5,
-    provider: FilterValues = [],  # noqa: B006
-    model: FilterValues = [],  # noqa: B006
-    project: FilterValues = [],  # noqa: B006
-    feature: FilterValues = [],  # noqa: B006
-    end_user: FilterValues = [],  # noqa: B006
+    filters: UsageFilters,
 ) -> dict:
     """Spend over time, one series per top-``top`` key of ``group_by`` (by spend), the rest
     summed into ``other``; every bucket of [from, to) present, zeros included."""
@@ -276,8 +281,7 @@ async def usage_series(
     return await service.series(
         resources, principal.org_id, start=start, end=end,
         interval=interval, group_by=group_by, top=top,
-        filters=_filters(provider=provider, model=model, project=project, feature=feature,
-                         end_user=end_user),
+        filters=filters,
     )  # fmt: skip
 
 
@@ -288,22 +292,18 @@ async def usage_series(
     dependencies=[known_params("from", "to", *FILTER_PARAMS)],
 )
 async def usage_models(
+    *,
     resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
     to: Annotated[datetime | None, Query()] = None,
-    provider: FilterValues = [],  # noqa: B006
-    model: FilterValues = [],  # noqa: B006
-    project: FilterValues = [],  # noqa: B006
-    feature: FilterValues = [],  # noqa: B006
-    end_user: FilterValues = [],  # noqa: B006
+    filters: UsageFilters,
 ) -> dict:
     """Each (provider, model) seen, its requests and spend, and whether it is priced."""
     start, end = window_params(from_, to)
     return await service.models(
         resources, principal.org_id, start=start, end=end,
-        filters=_filters(provider=provider, model=model, project=project, feature=feature,
-                         end_user=end_user),
+        filters=filters,
     )  # fmt: skip
 
 
@@ -314,16 +314,13 @@ async def usage_models(
     dependencies=[known_params("from", "to", "group_by", *FILTER_PARAMS)],
 )
 async def usage_reconciliation(
+    *,
     resources: ResourcesDep,
     principal: ReadPrincipal,
     from_: Annotated[InRangeDatetime | None, Query(alias="from")] = None,
     to: Annotated[InRangeDatetime | None, Query()] = None,
     group_by: Annotated[ReconcileGroupBy, Query()] = "model",
-    provider: FilterValues = [],  # noqa: B006
-    model: FilterValues = [],  # noqa: B006
-    project: FilterValues = [],  # noqa: B006
-    feature: FilterValues = [],  # noqa: B006
-    end_user: FilterValues = [],  # noqa: B006
+    filters: UsageFilters,
 ) -> dict:
     """The producer-reported cost beside ours, per model or UTC day, of the rows that carry a
     reported cost, each with a likely cause of the difference (the rule table in
@@ -331,6 +328,5 @@ async def usage_reconciliation(
     start, end = window_params(from_, to)
     return await reconciliation.reconciliation(
         resources, principal.org_id, start=start, end=end, group_by=group_by,
-        filters=_filters(provider=provider, model=model, project=project, feature=feature,
-                         end_user=end_user),
+        filters=filters,
     )  # fmt: skip
