@@ -1,19 +1,33 @@
 """OpenTelemetry GenAI spans from an OTLP trace export (protobuf or JSON).
 
-A span is a usage record when it carries GenAI usage: ``gen_ai.usage.input_tokens`` /
-``output_tokens``; the trace's other spans are skipped, not errors, and counted as
-``span_without_genai_usage``. Mapping:
+A span is a usage record when it carries GenAI usage (input or output tokens under any alias
+below); the trace's other spans are skipped, not errors, and counted as
+``span_without_genai_usage``. Each field is read from ``ALIASES`` (first alias set wins); JSON
+sent as a string attribute (span attributes cannot nest) is decoded where a list or object is
+expected. Mapping:
 
-- provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``); model: ``gen_ai.response.model``
-  (the exact version billed), else ``gen_ai.request.model``;
+- provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``: LiteLLM, OpenLLMetry); model:
+  ``gen_ai.response.model`` (the exact version billed), else ``gen_ai.request.model``;
+- tokens: ``gen_ai.usage.input_tokens`` / ``output_tokens`` (legacy ``prompt_tokens`` /
+  ``completion_tokens``: LiteLLM, older OpenLLMetry);
 - cache reads/writes: ``gen_ai.usage.cache_read.input_tokens`` /
-  ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings);
-  ``input_tokens`` includes them (added when a provider reported them apart);
-- ``gen_ai.request.max_tokens``, the first of ``gen_ai.response.finish_reasons``, span duration
-  → latency, span status ERROR or ``error.type`` → status error;
+  ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings), or
+  LiteLLM's ``metadata.usage_object`` JSON (``prompt_tokens_details.cached_tokens``,
+  ``cache_read_input_tokens``, ``cache_creation_input_tokens``); ``input_tokens`` includes
+  them (added when a provider reported them apart);
+- the producer's own cost → ``reported_cost_usd``: ``gen_ai.usage.cost`` (OpenLIT),
+  ``gen_ai.cost.total_cost`` (LiteLLM);
+- ``gen_ai.request.max_tokens``, the first of ``gen_ai.response.finish_reasons`` (an array, or
+  LiteLLM's string ``'["length"]'``), span duration → latency, span status ERROR or
+  ``error.type`` → status error;
 - project: ``tokenomist.project``, else the resource's ``service.name``; feature:
   ``tokenomist.feature``; end user: ``enduser.id``/``user.id``; tier:
   ``openai.response.service_tier`` / ``openai.request.service_tier``;
+- fingerprints: ``tokenomist.request_fingerprint`` / ``prefix_fingerprint`` /
+  ``prefix_tokens`` when set; else derived from the captured prompt content (system
+  instructions, tool definitions, input messages, prompt events) as ``genai_content``
+  describes, unless ``ImportOptions.derive_fingerprints`` is off (setting
+  ``usage_derive_fingerprints``). The content is hashed, never stored;
 - request id: trace id + span id, so a re-sent export adds nothing.
 """
 
