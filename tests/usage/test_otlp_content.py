@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.support.analyst import ask, register
 from tests.support.servers import live_server
+from tests.support.usage import FIXTURES
 from tokenomist.usage.formats import ImportOptions, otlp
 from tokenomist.usage.pricing import Pricer
 
@@ -302,3 +303,27 @@ def test_prompt_events_from_the_sdk_over_protobuf():
     assert rows[0]["request_fingerprint"] == rows[1]["request_fingerprint"]
     assert rows[0]["prefix_fingerprint"] == rows[1]["prefix_fingerprint"]
     assert rows[2]["prefix_fingerprint"] and rows[2]["prefix_tokens"] > 3000
+
+
+async def test_real_openllmetry_export_gives_repeat_and_prefix_fingerprints(embedded_server):
+    """A captured OpenLLMetry 0.62.4 export (fixtures/otlp_openllmetry_0.62.4.md): the same
+    system prompt and tools thrice, the same question twice, posted as the SDK sends it."""
+    srv = embedded_server
+    user = await register(srv.url)
+    body = (FIXTURES / "otlp_openllmetry_0.62.4.pb").read_bytes()
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+        resp = await client.post(
+            "/v1/traces",
+            content=body,
+            headers={**user.headers, "Content-Type": "application/x-protobuf"},
+        )
+    assert resp.status_code == 200, resp.text
+    first, again, other = await stored(srv, user.org_id)
+    assert first["request_fingerprint"] == again["request_fingerprint"]
+    assert other["request_fingerprint"] not in ("", first["request_fingerprint"])
+    assert first["prefix_fingerprint"] == again["prefix_fingerprint"] == other["prefix_fingerprint"]
+    assert 3200 <= int(first["prefix_tokens"]) < 3320  # the system prompt + tool, not the turn
+    assert [int(r["cached_input_tokens"]) for r in (first, again, other)] == [0, 3200, 3200]
+    assert (first["provider"], first["model"], first["finish_reason"]) == (
+        "openai", "gpt-4o-2024-08-06", "stop",
+    )  # fmt: skip
