@@ -20,6 +20,7 @@ from tests.support.analyst import ask, register
 from tests.support.servers import live_server
 from tests.support.usage import FIXTURES
 from tokenomist.usage.formats import ImportOptions, otlp
+from tokenomist.usage.formats.genai_content import decoded
 from tokenomist.usage.pricing import Pricer
 
 START_NS = 1_793_520_000_000_000_000  # 2026-11-01T06:40:00Z
@@ -102,8 +103,9 @@ def openlit_span(user_text: str = "What is the refund policy for damaged items?"
 
 
 def litellm_span() -> dict:
-    """LiteLLM's OTel callback: legacy names, finish reasons and usage as JSON strings, its
-    own cost in ``gen_ai.cost.total_cost``, messages as ``gen_ai.prompt.{i}.*``."""
+    """A LiteLLM-style span with the older names: ``gen_ai.usage.prompt_tokens``, finish
+    reasons and usage as JSON strings, its own cost in ``gen_ai.cost.total_cost``, messages as
+    ``gen_ai.prompt.{i}.*`` (the 1.110 capture, with the newer names, is a fixture)."""
     usage = {
         "completion_tokens": 64,
         "prompt_tokens": 1200,
@@ -327,3 +329,38 @@ async def test_real_openllmetry_export_gives_repeat_and_prefix_fingerprints(embe
     assert (first["provider"], first["model"], first["finish_reason"]) == (
         "openai", "gpt-4o-2024-08-06", "stop",
     )  # fmt: skip
+
+
+async def test_real_litellm_export_keeps_truncation_cached_tokens_and_cost(embedded_server):
+    """A captured LiteLLM 1.110.2 OTel export (fixtures/otlp_litellm_1.110.2.md): finish reasons
+    as a JSON string, ``metadata.usage_object`` as a Python repr, two identical calls."""
+    srv = embedded_server
+    user = await register(srv.url)
+    body = (FIXTURES / "otlp_litellm_1.110.2.pb").read_bytes()
+    parsed = otlp.parse(body, protobuf=True)
+    assert parsed.skipped == {otlp.SKIPPED_NO_USAGE: 2}  # the raw_gen_ai_request spans
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+        resp = await client.post(
+            "/v1/traces",
+            content=body,
+            headers={**user.headers, "Content-Type": "application/x-protobuf"},
+        )
+    assert resp.status_code == 200, resp.text
+    rows = await stored(srv, user.org_id)
+    assert len(rows) == 2
+    for row in rows:
+        assert (row["provider"], row["model"]) == ("openai", "gpt-4o-mini-2024-07-18")
+        assert row["finish_reason"] == "length"
+        assert (int(row["input_tokens"]), int(row["cached_input_tokens"])) == (1200, 1024)
+        assert row["reported_cost_usd"] == pytest.approx(0.0001416)
+    assert rows[0]["request_fingerprint"] == rows[1]["request_fingerprint"] != ""
+    assert rows[0]["prefix_fingerprint"] == rows[1]["prefix_fingerprint"] != ""
+
+
+def test_python_repr_attributes_are_read_as_literals_never_evaluated():
+    assert decoded("{'a': {'b': 1}, 'c': None}") == {"a": {"b": 1}, "c": None}
+    assert decoded('["length"]') == ["length"]
+    assert decoded("[__import__('os').getcwd()]") == "[__import__('os').getcwd()]"
+    assert decoded("{unbalanced") == "{unbalanced"
+    assert decoded("[" * 100_000) == "[" * 100_000  # too long: left as a string
+    assert decoded("plain") == "plain"

@@ -3,11 +3,11 @@
 Producers capture the request in one of three shapes, read in this order (the first that
 yields anything wins, so a span carrying two shapes is not counted twice):
 
-1. OTel GenAI semantic conventions (OpenLIT 1.45, opentelemetry-instrumentation-*-v2 with
-   content capture): ``gen_ai.system_instructions``, ``gen_ai.tool.definitions``,
-   ``gen_ai.input.messages`` — JSON, usually string-encoded — on the span, or on a
-   ``gen_ai.client.inference.operation.details`` span event;
-2. OpenLLMetry/Traceloop and LiteLLM's OTel callback: ``gen_ai.prompt.{i}.role`` /
+1. OTel GenAI semantic conventions (OpenLIT 1.45, OpenLLMetry 0.62 and LiteLLM 1.110 as
+   captured in ``tests/usage/fixtures``): ``gen_ai.system_instructions``,
+   ``gen_ai.tool.definitions``, ``gen_ai.input.messages`` — JSON, string-encoded — on the
+   span, or on a ``gen_ai.client.inference.operation.details`` span event;
+2. older OpenLLMetry/Traceloop and LiteLLM: ``gen_ai.prompt.{i}.role`` /
    ``gen_ai.prompt.{i}.content``, tools as ``llm.request.functions.{i}.*``;
 3. span events: ``gen_ai.content.prompt`` (attribute ``gen_ai.prompt``, messages as JSON or a
    bare prompt) or one ``gen_ai.{system,user,assistant,tool}.message`` event per message
@@ -26,6 +26,7 @@ the count; else ``prefix bytes / 4`` (about four bytes a token for English text)
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ import orjson
 from tokenomist.usage.records import fingerprint
 
 BYTES_PER_TOKEN = 4  # the fallback estimate when the span has no input token count
+MAX_LITERAL_BYTES = 64 * 1024  # a Python-repr attribute longer than this stays a string
 _PREFIX_ROLES = ("system", "developer")
 _MESSAGE_EVENTS = {
     f"gen_ai.{role}.message": role for role in ("system", "user", "assistant", "tool")
@@ -46,13 +48,24 @@ _INDEXED = re.compile(r"^(gen_ai\.prompt|llm\.request\.functions)\.(\d+)\.(.+)$"
 
 def decoded(value: Any) -> Any:
     """A JSON list/object sent as a string (span attributes cannot nest, so producers encode
-    them: LiteLLM's ``'["length"]'``) decoded; anything else as it is."""
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
+    them: LiteLLM's ``'["length"]'``) decoded; anything else as it is.
+
+    LiteLLM 1.110's ``metadata.usage_object`` is Python's ``str(dict)`` (single quotes,
+    ``None``), not JSON: that is read as a Python literal (``ast.literal_eval`` evaluates
+    literals only, never code), up to ``MAX_LITERAL_BYTES``."""
+    if not isinstance(value, str) or value[:1] not in ("[", "{"):
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        pass
+    if len(value) > MAX_LITERAL_BYTES:
+        return value
+    try:
+        out = ast.literal_eval(value)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return value
+    return out if isinstance(out, list | dict) else value
 
 
 @dataclass

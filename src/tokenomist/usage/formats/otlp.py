@@ -9,10 +9,10 @@ expected. Mapping:
 - provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``: LiteLLM, OpenLLMetry); model:
   ``gen_ai.response.model`` (the exact version billed), else ``gen_ai.request.model``;
 - tokens: ``gen_ai.usage.input_tokens`` / ``output_tokens`` (legacy ``prompt_tokens`` /
-  ``completion_tokens``: LiteLLM, older OpenLLMetry);
+  ``completion_tokens``: older LiteLLM and OpenLLMetry);
 - cache reads/writes: ``gen_ai.usage.cache_read.input_tokens`` /
   ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings), or
-  LiteLLM's ``metadata.usage_object`` JSON (``prompt_tokens_details.cached_tokens``,
+  LiteLLM's ``metadata.usage_object`` (JSON or Python repr: ``prompt_tokens_details.cached_tokens``,
   ``cache_read_input_tokens``, ``cache_creation_input_tokens``); ``input_tokens`` includes
   them (added when a provider reported them apart);
 - the producer's own cost → ``reported_cost_usd``: ``gen_ai.usage.cost`` (OpenLIT),
