@@ -210,8 +210,17 @@ async def test_derivation_off_stores_no_fingerprints(make_settings):
     async with live_server(make_settings(usage_derive_fingerprints=False)) as srv:
         user = await register(srv.url)
         await post(srv, user, export([openlit_span(), litellm_span()]))
+        # the file-import path honours the setting too
+        async with httpx.AsyncClient(base_url=srv.url, timeout=30) as client:
+            resp = await client.post(
+                "/api/v1/usage/import",
+                params={"format": "otlp"},
+                content=export([openlit_span()] * 3),  # the first two are already stored
+                headers=user.headers,
+            )
+        assert resp.status_code == 200 and resp.json()["accepted"] == 1, resp.text
         rows = await stored(srv, user.org_id)
-    assert len(rows) == 2
+    assert len(rows) == 3
     assert {(r["request_fingerprint"], r["prefix_fingerprint"]) for r in rows} == {("", "")}
     assert {r["finish_reason"] for r in rows} == {"stop", "length"}  # the rest still mapped
 

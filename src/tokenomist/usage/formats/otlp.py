@@ -12,9 +12,10 @@ expected. Mapping:
   ``completion_tokens``: older LiteLLM and OpenLLMetry);
 - cache reads/writes: ``gen_ai.usage.cache_read.input_tokens`` /
   ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings), or
-  LiteLLM's ``metadata.usage_object`` (JSON or Python repr: ``prompt_tokens_details.cached_tokens``,
-  ``cache_read_input_tokens``, ``cache_creation_input_tokens``); ``input_tokens`` includes
-  them (added when a provider reported them apart);
+  LiteLLM's ``metadata.usage_object`` (JSON or a Python repr):
+  ``prompt_tokens_details.cached_tokens``, ``cache_read_input_tokens``,
+  ``cache_creation_input_tokens``; ``input_tokens`` includes them (added when a provider
+  reported them apart);
 - the producer's own cost → ``reported_cost_usd``: ``gen_ai.usage.cost`` (OpenLIT),
   ``gen_ai.cost.total_cost`` (LiteLLM);
 - ``gen_ai.request.max_tokens``, the first of ``gen_ai.response.finish_reasons`` (an array, or
