@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 30
     # --- usage ---
     demo: bool = False  # seed a demo org + user + synthetic workload at start (prints login)
+    # Hash captured prompt content of OTLP GenAI spans into request/prefix fingerprints (the
+    # content itself is never stored); off: only explicit ``tokenomist.*_fingerprint`` count.
+    usage_derive_fingerprints: bool = True
     # --- analyst ---
     analyst_max_concurrent_runs: int = 3  # per user; more → 429 rate_limited
     analyst_run_timeout_s: float = 300.0  # a run past this fails with code "timeout"

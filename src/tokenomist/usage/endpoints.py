@@ -150,7 +150,8 @@ async def otlp_traces(
     protobuf = content_type != "application/json"
     data = await read_body(request, resources.settings.max_body_bytes)
     try:
-        parsed = otlp.parse(data, protobuf=protobuf)
+        options = ImportOptions(derive_fingerprints=resources.settings.usage_derive_fingerprints)
+        parsed = otlp.parse(data, options, protobuf=protobuf)
     except formats.Unparseable as exc:
         raise Unprocessable(
             f"cannot read the OTLP export: {exc}", code="unparseable_input"

@@ -13,6 +13,7 @@ chDB) one process owns the data dir, and the per-org lock below is enough.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -193,7 +194,10 @@ async def import_bytes(
     empty one is refused (``empty_input``) whatever the format."""
     formats.require_content(data, "request body" if source == "api" else "file")
     module = formats.resolve(format, data)
-    parsed = await asyncio.to_thread(_parse, module, data, options or ImportOptions())
+    options = options or ImportOptions()
+    if not resources.settings.usage_derive_fingerprints:
+        options = dataclasses.replace(options, derive_fingerprints=False)
+    parsed = await asyncio.to_thread(_parse, module, data, options)
     return await ingest_parsed(resources, org_id, parsed, source=source, fmt=module.NAME)
 
 

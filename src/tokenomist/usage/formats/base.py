@@ -21,6 +21,9 @@ class ImportOptions:
     provider: str | None = None
     model: str | None = None
     project: str | None = None
+    # Derive request/prefix fingerprints from captured prompt content (OTLP spans); the
+    # ``usage_derive_fingerprints`` setting turns it off for every import.
+    derive_fingerprints: bool = True
 
 
 class Unparseable(ValueError):

@@ -1,19 +1,34 @@
 """OpenTelemetry GenAI spans from an OTLP trace export (protobuf or JSON).
 
-A span is a usage record when it carries GenAI usage: ``gen_ai.usage.input_tokens`` /
-``output_tokens``; the trace's other spans are skipped, not errors, and counted as
-``span_without_genai_usage``. Mapping:
+A span is a usage record when it carries GenAI usage (input or output tokens under any alias
+below); the trace's other spans are skipped, not errors, and counted as
+``span_without_genai_usage``. Each field is read from ``ALIASES`` (first alias set wins); JSON
+sent as a string attribute (span attributes cannot nest) is decoded where a list or object is
+expected. Mapping:
 
-- provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``); model: ``gen_ai.response.model``
-  (the exact version billed), else ``gen_ai.request.model``;
+- provider: ``gen_ai.provider.name`` (legacy ``gen_ai.system``: LiteLLM, OpenLLMetry); model:
+  ``gen_ai.response.model`` (the exact version billed), else ``gen_ai.request.model``;
+- tokens: ``gen_ai.usage.input_tokens`` / ``output_tokens`` (legacy ``prompt_tokens`` /
+  ``completion_tokens``: older LiteLLM and OpenLLMetry);
 - cache reads/writes: ``gen_ai.usage.cache_read.input_tokens`` /
-  ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings);
-  ``input_tokens`` includes them (added when a provider reported them apart);
-- ``gen_ai.request.max_tokens``, the first of ``gen_ai.response.finish_reasons``, span duration
-  → latency, span status ERROR or ``error.type`` → status error;
+  ``gen_ai.usage.cache_creation.input_tokens`` (also the ``*_input_tokens`` spellings), or
+  LiteLLM's ``metadata.usage_object`` (JSON or a Python repr):
+  ``prompt_tokens_details.cached_tokens``, ``cache_read_input_tokens``,
+  ``cache_creation_input_tokens``; ``input_tokens`` includes them (added when a provider
+  reported them apart);
+- the producer's own cost → ``reported_cost_usd``: ``gen_ai.usage.cost`` (OpenLIT),
+  ``gen_ai.cost.total_cost`` (LiteLLM);
+- ``gen_ai.request.max_tokens``, the first of ``gen_ai.response.finish_reasons`` (an array, or
+  LiteLLM's string ``'["length"]'``), span duration → latency, span status ERROR or
+  ``error.type`` → status error;
 - project: ``tokenomist.project``, else the resource's ``service.name``; feature:
   ``tokenomist.feature``; end user: ``enduser.id``/``user.id``; tier:
   ``openai.response.service_tier`` / ``openai.request.service_tier``;
+- fingerprints: ``tokenomist.request_fingerprint`` / ``prefix_fingerprint`` /
+  ``prefix_tokens`` when set; else derived from the captured prompt content (system
+  instructions, tool definitions, input messages, prompt events) as ``genai_content``
+  describes, unless ``ImportOptions.derive_fingerprints`` is off (setting
+  ``usage_derive_fingerprints``). The content is hashed, never stored;
 - request id: trace id + span id, so a re-sent export adds nothing.
 """
 
@@ -26,7 +41,9 @@ import orjson
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from tokenomist.usage.formats import genai_content
 from tokenomist.usage.formats.base import ImportOptions, Unparseable, first_char
+from tokenomist.usage.formats.genai_content import decoded
 from tokenomist.usage.records import Parsed, RowError, RowInvalid, as_float, as_int, rows_to_table
 
 NAME = "otlp"
@@ -46,10 +63,11 @@ def parse(
     if protobuf is None:
         protobuf = first_char(data) != b"{"
     spans, other = _spans_protobuf(data) if protobuf else _spans_json(data)
+    derive = (options or ImportOptions()).derive_fingerprints
     rows, errors = [], []
     for i, span in enumerate(spans):
         try:
-            row = _to_record(span)
+            row = _to_record(span, derive=derive)
         except RowInvalid as exc:
             errors.append(RowError(i, exc.field, f"span {span['span_id']}: {exc.message}"))
             continue
@@ -60,7 +78,7 @@ def parse(
 
 
 def _is_genai(attrs: dict[str, Any]) -> bool:
-    return "gen_ai.usage.input_tokens" in attrs or "gen_ai.usage.output_tokens" in attrs
+    return any(k in attrs for k in (*ALIASES["input_tokens"], *ALIASES["output_tokens"]))
 
 
 # -- protobuf --------------------------------------------------------------------------------
@@ -104,6 +122,10 @@ def _spans_protobuf(data: bytes) -> tuple[list[dict[str, Any]], int]:
                         "trace_id": span.trace_id.hex(),
                         "span_id": span.span_id.hex(),
                         "status": span.status.code,
+                        "events": [
+                            (e.name, {kv.key: _any_value(kv.value) for kv in e.attributes})
+                            for e in span.events
+                        ],
                     }
                 )
     return out, other
@@ -206,6 +228,11 @@ def _spans_json(data: bytes) -> tuple[list[dict[str, Any]], int]:
                         "trace_id": str(span.get("traceId") or "").lower(),
                         "span_id": str(span.get("spanId") or "").lower(),
                         "status": _status_code((span.get("status") or {}).get("code")),
+                        "events": [
+                            (str(e.get("name") or ""), _json_attrs(e.get("attributes")))
+                            for e in _array(span.get("events"), f"{where}.spans[{k}].events")
+                            if isinstance(e, dict)
+                        ],
                     }
                 )
     return out, other
@@ -213,12 +240,71 @@ def _spans_json(data: bytes) -> tuple[list[dict[str, Any]], int]:
 
 # -- span → record ---------------------------------------------------------------------------
 
+# Where each field is found, first match wins: an attribute name, or (attribute, key, ...) for
+# a value inside a JSON object attribute (string-encoded ones are decoded first).
+Alias = str | tuple[str, ...]
+_USAGE_OBJECT = "metadata.usage_object"  # LiteLLM's OTel callback: the provider's usage, as JSON
+ALIASES: dict[str, tuple[Alias, ...]] = {
+    "provider": ("gen_ai.provider.name", "gen_ai.system"),
+    "model": ("gen_ai.response.model", "gen_ai.request.model"),
+    "request_model": ("gen_ai.request.model", "gen_ai.response.model"),
+    "input_tokens": ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"),
+    "output_tokens": ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
+    "cached_input_tokens": (
+        "gen_ai.usage.cache_read.input_tokens",
+        "gen_ai.usage.cache_read_input_tokens",
+        (_USAGE_OBJECT, "prompt_tokens_details", "cached_tokens"),
+        (_USAGE_OBJECT, "cache_read_input_tokens"),
+    ),
+    "cache_write_tokens": (
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+        (_USAGE_OBJECT, "cache_creation_input_tokens"),
+    ),
+    "reasoning_tokens": (
+        "gen_ai.usage.reasoning.output_tokens",
+        "gen_ai.usage.reasoning_tokens",
+        (_USAGE_OBJECT, "completion_tokens_details", "reasoning_tokens"),
+    ),
+    "max_tokens": ("gen_ai.request.max_tokens",),
+    "finish_reasons": ("gen_ai.response.finish_reasons",),
+    "reported_cost_usd": ("gen_ai.usage.cost", "gen_ai.cost.total_cost"),
+    "service_tier": ("openai.response.service_tier", "openai.request.service_tier"),
+    "project": ("tokenomist.project",),
+    "feature": ("tokenomist.feature",),
+    "end_user": ("enduser.id", "user.id"),
+    "interactive": ("tokenomist.interactive",),
+    "request_fingerprint": ("tokenomist.request_fingerprint",),
+    "prefix_fingerprint": ("tokenomist.prefix_fingerprint",),
+    "prefix_tokens": ("tokenomist.prefix_tokens",),
+}
 
-def _first(attrs: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if attrs.get(key) not in (None, ""):
-            return attrs[key]
-    return None
+
+def _lookup(attrs: dict[str, Any], alias: Alias) -> Any:
+    if isinstance(alias, str):
+        return attrs.get(alias)
+    value: Any = attrs.get(alias[0])
+    for key in alias[1:]:
+        value = decoded(value)
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _field(attrs: dict[str, Any], name: str) -> tuple[str, Any]:
+    """The first alias of ``name`` the span sets, and its value (the name for messages)."""
+    for alias in ALIASES[name]:
+        value = _lookup(attrs, alias)
+        if value not in (None, ""):
+            return alias if isinstance(alias, str) else ".".join(alias), value
+    return str(ALIASES[name][0]), None
+
+
+def _value(attrs: dict[str, Any], name: str) -> Any:
+    return _field(attrs, name)[1]
+
+
+def _int(attrs: dict[str, Any], name: str) -> int | None:
+    return as_int(*_field(attrs, name))
 
 
 def _span_start(span: dict[str, Any]) -> datetime:
@@ -236,58 +322,61 @@ def _span_start(span: dict[str, Any]) -> datetime:
 
 def _input_tokens(a: dict[str, Any]) -> tuple[int | None, int | None, int | None]:
     """Input, cache-read and cache-write tokens; input includes the cached ones."""
-    inp = as_int("gen_ai.usage.input_tokens", a.get("gen_ai.usage.input_tokens"))
-    cached = as_int(
-        "gen_ai.usage.cache_read.input_tokens",
-        _first(a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"),
-    )
-    written = as_int(
-        "gen_ai.usage.cache_creation.input_tokens",
-        _first(
-            a,
-            "gen_ai.usage.cache_creation.input_tokens",
-            "gen_ai.usage.cache_creation_input_tokens",
-        ),
-    )
+    inp = _int(a, "input_tokens")
+    cached = _int(a, "cached_input_tokens")
+    written = _int(a, "cache_write_tokens")
     if inp is not None and (cached or 0) + (written or 0) > inp:
         inp += (cached or 0) + (written or 0)  # reported apart (Anthropic style)
     return inp, cached, written
 
 
-def _to_record(span: dict[str, Any]) -> dict[str, Any]:
+def _fingerprints(span: dict[str, Any], inp: int | None, derive: bool) -> dict[str, Any]:
+    """Explicit ``tokenomist.*`` fingerprints win; else derived from the captured content."""
+    a = span["attrs"]
+    explicit = {
+        "request_fingerprint": _value(a, "request_fingerprint"),
+        "prefix_fingerprint": _value(a, "prefix_fingerprint"),
+        "prefix_tokens": _int(a, "prefix_tokens"),
+    }
+    if not derive:
+        return explicit
+    derived = genai_content.fingerprints(_value(a, "request_model"), a, span["events"], inp)
+    out = {k: v if v is not None else derived.get(k) for k, v in explicit.items()}
+    if explicit["prefix_fingerprint"] is not None:  # a derived length would describe another prefix
+        out["prefix_tokens"] = explicit["prefix_tokens"]
+    return out
+
+
+def _to_record(span: dict[str, Any], *, derive: bool = True) -> dict[str, Any]:
     a = span["attrs"]
     start = _span_start(span)
     latency = (span["end_ns"] - span["start_ns"]) / 1e6 if span["end_ns"] else None
     inp, cached, written = _input_tokens(a)
-    reasons = a.get("gen_ai.response.finish_reasons")
-    finish = reasons[0] if isinstance(reasons, list) and reasons else reasons
+    reasons = decoded(_value(a, "finish_reasons"))
+    finish = (reasons[0] if reasons else None) if isinstance(reasons, list) else reasons
     failed = span["status"] == _STATUS_ERROR or a.get("error.type") not in (None, "")
-    interactive = a.get("tokenomist.interactive")
+    interactive = _value(a, "interactive")
     return {
         "timestamp": start,
-        "provider": _first(a, "gen_ai.provider.name", "gen_ai.system"),
-        "model": _first(a, "gen_ai.response.model", "gen_ai.request.model"),
+        "provider": _value(a, "provider"),
+        "model": _value(a, "model"),
         "input_tokens": inp,
-        "output_tokens": as_int("gen_ai.usage.output_tokens", a.get("gen_ai.usage.output_tokens")),
+        "output_tokens": _int(a, "output_tokens"),
         "cached_input_tokens": cached,
         "cache_write_tokens": written,
-        "reasoning_tokens": as_int(
-            "gen_ai.usage.reasoning.output_tokens",
-            _first(a, "gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens"),
-        ),
-        "max_tokens": as_int("gen_ai.request.max_tokens", a.get("gen_ai.request.max_tokens")),
+        "reasoning_tokens": _int(a, "reasoning_tokens"),
+        "max_tokens": _int(a, "max_tokens"),
         "finish_reason": str(finish) if finish is not None else None,
         "latency_ms": as_float("latency_ms", latency),
+        "reported_cost_usd": as_float(*_field(a, "reported_cost_usd")),
         "status": "error" if failed else "success",
-        "service_tier": _first(a, "openai.response.service_tier", "openai.request.service_tier"),
+        "service_tier": _value(a, "service_tier"),
         "request_id": f"otel:{span['trace_id']}:{span['span_id']}",
-        "project": _first(a, "tokenomist.project") or span["resource"].get("service.name"),
-        "feature": _first(a, "tokenomist.feature"),
-        "end_user": _first(a, "enduser.id", "user.id"),
+        "project": _value(a, "project") or span["resource"].get("service.name"),
+        "feature": _value(a, "feature"),
+        "end_user": _value(a, "end_user"),
         "interactive": interactive if isinstance(interactive, bool) else None,
-        "request_fingerprint": _first(a, "tokenomist.request_fingerprint"),
-        "prefix_fingerprint": _first(a, "tokenomist.prefix_fingerprint"),
-        "prefix_tokens": as_int("tokenomist.prefix_tokens", a.get("tokenomist.prefix_tokens")),
+        **_fingerprints(span, inp, derive),
         "metadata": orjson.dumps(
             {
                 "trace_id": span["trace_id"],
