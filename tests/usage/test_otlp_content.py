@@ -373,3 +373,23 @@ def test_python_repr_attributes_are_read_as_literals_never_evaluated():
     assert decoded("{unbalanced") == "{unbalanced"
     assert decoded("[" * 100_000) == "[" * 100_000  # too long: left as a string
     assert decoded("plain") == "plain"
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        '[{"role": "system", "content": {1: "int key"}}, {"role": "user", "content": "q"}]',
+        '[{"role": "user", "content": b"bytes"}]',
+        '[{"role": "user", "content": {1, 2}}]',
+        '[{"role": "user", "content": 10**30}]',
+        '[{"role": "user", "content": 1000000000000000000000000000000}]',
+        '[{"role": "system", "content": {(1, 2): "tuple key"}}]',
+    ],
+)
+def test_content_json_cannot_hold_still_gets_a_fingerprint(messages: str) -> None:
+    # A Python-literal attribute (LiteLLM's repr style) may decode to values JSON has no type
+    # for; hashing them raised TypeError, which would turn the whole span batch into a 500.
+    span = openlit_span()
+    span["attrs"]["gen_ai.input.messages"] = messages
+    [row] = rows_of(export([span]))
+    assert row["request_fingerprint"]

@@ -191,10 +191,23 @@ def as_str(name: str, value: Any) -> str | None:
     raise RowInvalid(name, f"must be a string, got {type(value).__name__}")
 
 
+_CANONICAL = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def canonical_bytes(parts: Any) -> bytes:
+    """Request content as stable bytes to hash and to size: sorted-key JSON, a value JSON has
+    no type for (bytes, a set — a producer's attribute decoded as a Python literal can hold
+    them) by its repr; content JSON cannot hold at all (an integer past 64 bits, a tuple key)
+    as the repr of the whole. Any content a producer sends has a fingerprint, never an error."""
+    try:
+        return orjson.dumps(parts, default=repr, option=_CANONICAL)
+    except TypeError:  # orjson.JSONEncodeError
+        return repr(parts).encode()
+
+
 def fingerprint(*parts: Any) -> str:
     """A stable hash of request content (raw prompts are hashed, never stored)."""
-    blob = orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(blob).hexdigest()[:32]
+    return hashlib.sha256(canonical_bytes(parts)).hexdigest()[:32]
 
 
 def coerce_record(rec: Any) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from typing import Any
 
 import orjson
 
-from tokenomist.usage.records import fingerprint
+from tokenomist.usage.records import canonical_bytes, fingerprint
 
 BYTES_PER_TOKEN = 4  # the fallback estimate when the span has no input token count
 MAX_LITERAL_BYTES = 64 * 1024  # a Python-repr attribute longer than this stays a string
@@ -151,7 +151,7 @@ def content_of(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) 
 
 
 def _size(parts: Any) -> int:
-    return len(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS))
+    return len(canonical_bytes(parts))
 
 
 def fingerprints(
