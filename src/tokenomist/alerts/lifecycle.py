@@ -97,6 +97,8 @@ class AlertEngine:
         while not cancel_requested():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._timeout())
+            if cancel_requested():  # a wake that came with the cancel: no cycle on the way out
+                return
             self._wake.clear()
             try:
                 await self.run_cycle()
