@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import summary  # noqa: E402
 
-from tokenomist.alerts.forecast import HISTORY_DAYS, backtest, period_window  # noqa: E402
+from tokenomist.alerts.forecast import backtest, backtest_cuts, period_window  # noqa: E402
 from tokenomist.usage import demo  # noqa: E402
 from tokenomist.usage.demo_components import record_cost, shipped_pricer  # noqa: E402
 
@@ -76,21 +76,10 @@ def azure_daily(path: Path) -> dict[date, float]:
 def flat_run_rate_error(daily: dict[date, float], period: str) -> list[float]:
     """The baseline's absolute error at each cut the backtest uses (same cuts, same data)."""
     errors = []
-    first, last = min(daily), max(daily)
-    day = first + timedelta(days=1)
-    while day <= last:
-        cut = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        start, end = period_window(period, cut)
-        if start.date() >= first and (end.date() - timedelta(days=1)) <= last:
-            days_in = [start.date() + timedelta(days=i) for i in range((end - start).days)]
-            actual = sum(daily.get(d, 0.0) for d in days_in)
-            spent = sum(daily.get(d, 0.0) for d in days_in if d < day)
-            window = [d for d in daily if day - timedelta(days=HISTORY_DAYS) <= d < day]
-            span = (day - min(window)).days if window else 0
-            mean = sum(daily[d] for d in window) / span if span else 0.0
-            left = sum(1 for d in days_in if d >= day)
-            errors.append(abs(spent + mean * left - actual))
-        day += timedelta(days=1)
+    for c in backtest_cuts(daily, period):
+        span = (c.day - min(c.history)).days if c.history else 0
+        mean = sum(c.history.values()) / span if span else 0.0
+        errors.append(abs(c.spent_usd + mean * c.days_left - c.actual_usd))
     return errors
 
 

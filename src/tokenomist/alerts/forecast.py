@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -169,27 +169,58 @@ class BacktestPoint:
         return self.low_usd <= self.actual_usd <= self.high_usd
 
 
+@dataclass(frozen=True)
+class Cut:
+    """One backtest point's inputs: a midnight inside a fully observed period, what the period
+    had spent before it, the history a forecast then had, and what the period really spent."""
+
+    day: date
+    start: datetime
+    end: datetime
+    spent_usd: float
+    actual_usd: float
+    history: dict[date, float]
+
+    @property
+    def at(self) -> datetime:
+        return datetime(self.day.year, self.day.month, self.day.day, tzinfo=UTC)
+
+    @property
+    def days_left(self) -> int:
+        return (self.end.date() - self.day).days
+
+
+def backtest_cuts(daily: dict[date, float], period: str) -> Iterator[Cut]:
+    """Every midnight inside a fully observed ``period`` of ``daily``, with data before it only
+    (the cuts ``backtest`` and any baseline compared with it share)."""
+    if not daily:
+        return
+    first, last = min(daily), max(daily)
+    day = first + timedelta(days=1)
+    while day <= last:
+        start, end = period_window(period, datetime(day.year, day.month, day.day, tzinfo=UTC))
+        if start.date() >= first and (end.date() - timedelta(days=1)) <= last:
+            days_in = [start.date() + timedelta(days=i) for i in range((end - start).days)]
+            yield Cut(
+                day=day,
+                start=start,
+                end=end,
+                spent_usd=sum(daily.get(d, 0.0) for d in days_in if d < day),
+                actual_usd=sum(daily.get(d, 0.0) for d in days_in),
+                history={
+                    d: v for d, v in daily.items() if day - timedelta(days=HISTORY_DAYS) <= d < day
+                },
+            )
+        day += timedelta(days=1)
+
+
 def backtest(daily: dict[date, float], period: str) -> list[BacktestPoint]:
     """Forecast each fully observed period from every midnight inside it, as ``forecast``
     would have then (data before the cut only), against what the period really spent."""
-    if not daily:
-        return []
-    first, last = min(daily), max(daily)
     points = []
-    day = first + timedelta(days=1)
-    while day <= last:
-        cut = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        start, end = period_window(period, cut)
-        if start.date() >= first and (end.date() - timedelta(days=1)) <= last:
-            days_in = [start.date() + timedelta(days=i) for i in range((end - start).days)]
-            actual = sum(daily.get(d, 0.0) for d in days_in)
-            spent_usd = sum(daily.get(d, 0.0) for d in days_in if d < day)
-            history = {
-                d: v for d, v in daily.items() if day - timedelta(days=HISTORY_DAYS) <= d < day
-            }
-            fc = project(cut, start, end, spent_usd, 0.0, history)
-            points.append(
-                BacktestPoint(day, fc.forecast_usd, fc.low_usd, fc.high_usd, round(actual, 6))
-            )
-        day += timedelta(days=1)
+    for c in backtest_cuts(daily, period):
+        fc = project(c.at, c.start, c.end, c.spent_usd, 0.0, c.history)
+        points.append(
+            BacktestPoint(c.day, fc.forecast_usd, fc.low_usd, fc.high_usd, round(c.actual_usd, 6))
+        )
     return points
