@@ -17,13 +17,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving
 
 
 class FakeLLM:
@@ -85,16 +84,5 @@ class FakeLLM:
     @contextlib.asynccontextmanager
     async def serve(self) -> AsyncIterator[FakeLLM]:
         app = Starlette(routes=[Route("/v1/chat/completions", self.chat, methods=["POST"])])
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.01)
-        try:
+        async with serving(app, self.port):
             yield self
-        finally:
-            server.should_exit = True
-            await task

@@ -16,9 +16,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-import uvicorn
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving
 
 WAIT_S = 60  # a generous bound on a loaded machine; a pass returns as soon as the event is in
 
@@ -76,19 +75,8 @@ class Receiver:
 async def running_receiver(**kw: Any) -> AsyncIterator[Receiver]:
     """A ``Receiver`` served by uvicorn on its free port for the ``with`` block."""
     rec = Receiver(**kw)
-    server = uvicorn.Server(
-        uvicorn.Config(rec, host="127.0.0.1", port=rec.port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(rec, rec.port):
         yield rec
-    finally:
-        server.should_exit = True
-        await task
 
 
 def signed_by(secret: str, request: Received) -> bool:

@@ -72,6 +72,24 @@ class LiveServer:
 
 
 @contextlib.asynccontextmanager
+async def serving(app, port: int) -> AsyncIterator[None]:
+    """A plain ASGI app (a fake external service) under uvicorn on ``port`` for the block."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # raises the start-up error
+        await asyncio.sleep(0.01)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
 async def live_server(settings: Settings, port: int | None = None) -> AsyncIterator[LiveServer]:
     server = LiveServer(settings, port)
     await server.start()
