@@ -124,6 +124,8 @@ async def test_a_phone_shows_every_page_with_no_clipped_table(browser, demo_serv
     assert await page.inner_text("#count-skipped") == "1"
     why = await page.inner_text("#skipped-reasons")
     assert "spans without GenAI usage (not LLM calls, or a stream without usage): 1" in why
+    assert await page.evaluate(CLIPPED) == []
+    await screenshot(page, tmp_path, "import-390.png")
 
     await page.click("#nav >> text=API keys")
     await page.fill("input[name=name]", "phone")
